@@ -35,7 +35,7 @@ from ._training import (
     train,
 )
 
-_SPARSE_FORMATS = ("csr", "csc", "coo")
+_SPARSE_FORMATS = ("csr", "csc")
 
 DIVERGENCE_HINT = (
     "Scale the inputs (for example with sklearn.preprocessing.StandardScaler) "
@@ -209,15 +209,24 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         validation_score = None
         train_rows = np.arange(X.shape[0])
         if self.early_stopping and not partial:
+            # At least one held-out sample per class, so stratification works.
+            n_val = max(int(np.ceil(self.validation_fraction * len(y))), len(class_labels))
+            if len(y) - n_val < len(class_labels):
+                raise ValueError(
+                    f"early_stopping needs more samples: {len(y)} cannot be split into "
+                    f"a training and a validation set that both hold all "
+                    f"{len(class_labels)} classes. Use early_stopping=False."
+                )
             train_rows, val_rows = train_test_split(
                 train_rows,
-                test_size=self.validation_fraction,
+                test_size=n_val,
                 stratify=y_index,
                 random_state=seed % (2**32),
             )
             validation_score = self._accuracy_scorer(
                 to_tensor(X[val_rows], dtype, device),
                 torch.as_tensor(y_index[val_rows], device=device),
+                torch.as_tensor(sample_weight[val_rows], dtype=torch.float64, device=device),
             )
             X, y_index, sample_weight = X[train_rows], y_index[train_rows], sample_weight[train_rows]
 
@@ -353,11 +362,14 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
             newton_polish=self._convex,
         )
 
-    def _accuracy_scorer(self, X_val, y_val):
+    def _accuracy_scorer(self, X_val, y_val, weight_val):
+        """Held-out accuracy, weighted by the sample (and class) weights."""
+
         def score(module):
             with torch.no_grad():
                 predicted = self._log_proba_from_logits(module(X_val)).argmax(dim=1)
-            return float((predicted == y_val).to(torch.float64).mean())
+            hits = (predicted == y_val).to(torch.float64)
+            return float((hits * weight_val).sum() / weight_val.sum())
 
         return score
 
@@ -398,6 +410,11 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
             chunks = [self.module_(to_tensor(c, dtype, device)) for c in iter_row_chunks(X)]
         return torch.cat(chunks) if chunks else torch.empty(0, dtype=dtype)
 
+    def _log_proba(self, X):
+        # Probabilities are formed in float64 whatever the model's dtype, so
+        # exp(log_proba) and log(proba) agree to float64 precision.
+        return self._log_proba_from_logits(self._logits(X).to(torch.float64))
+
     def decision_function(self, X):
         """Scores whose sign (binary) or argmax (multi-class) gives the class.
 
@@ -423,7 +440,7 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return to_numpy(self._log_proba_from_logits(self._logits(X)))
+        return to_numpy(self._log_proba(X))
 
     def predict_proba(self, X):
         """Class probabilities; rows sum to one, columns follow ``classes_``.
@@ -436,7 +453,7 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return to_numpy(self._log_proba_from_logits(self._logits(X)).exp())
+        return to_numpy(self._log_proba(X).exp())
 
     def predict(self, X):
         """Most probable class, or ``reject_label_`` where the model abstains.
@@ -452,7 +469,7 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        log_proba = self._log_proba_from_logits(self._logits(X))
+        log_proba = self._log_proba(X)
         labels = self.classes_[to_numpy(log_proba.argmax(dim=1))]
         if self.reject_threshold is None:
             return labels
@@ -474,7 +491,7 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
             True where :math:`\\max_k P(k \\mid x) <` ``reject_threshold``
             (all False when the threshold is None).
         """
-        log_proba = self._log_proba_from_logits(self._logits(X))
+        log_proba = self._log_proba(X)
         if self.reject_threshold is None:
             return np.zeros(log_proba.shape[0], dtype=bool)
         return self._reject_mask_from_log_proba(log_proba)

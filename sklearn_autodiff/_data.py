@@ -70,7 +70,9 @@ def to_tensor(X, dtype, device):
         coo = X.tocoo()
         indices = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
         values = torch.from_numpy(coo.data)
-        tensor = torch.sparse_coo_tensor(indices, values, size=coo.shape)
+        tensor = torch.sparse_coo_tensor(
+            indices, values, size=coo.shape, check_invariants=False
+        )
         return tensor.to(device=device, dtype=dtype).coalesce()
     if isinstance(X, torch.Tensor):
         return X.to(device=device, dtype=dtype)

@@ -257,7 +257,7 @@ def _newton_polish(module, objective, data, params):
         inverse = torch.where(eigvals > cutoff, 1.0 / eigvals, torch.zeros_like(eigvals))
         step = -(eigvecs @ (inverse * (eigvecs.T @ grad.detach())))
         start = [p.detach().clone() for p in params]
-        base = float(loss)
+        base = float(loss.detach())
         for scale in (1.0, 0.5, 0.25, 0.125):
             _assign(params, start, step, scale)
             with torch.no_grad():

@@ -1,0 +1,72 @@
+"""scikit-learn's estimator checks over every public estimator.
+
+Defaults must pass every check with no expected failure. Other
+configurations may list a check as expected to fail, each with its reason.
+"""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_autodiff import BCELogisticClassifier, TanhLogisticClassifier
+
+DEFAULTS = [BCELogisticClassifier(), TanhLogisticClassifier()]
+
+_FLOAT32_WEIGHTS = (
+    "float32 arithmetic cannot reproduce a fit to the check's rtol=1e-7"
+)
+_FLOAT32 = {
+    "check_sample_weight_equivalence_on_dense_data": _FLOAT32_WEIGHTS,
+    "check_sample_weight_equivalence_on_sparse_data": _FLOAT32_WEIGHTS,
+}
+_UNSCALED_FIXED_STEP = (
+    "a fixed step on unscaled features (std 20) stops on the loss-improvement "
+    "rule before the extreme class weights dominate"
+)
+
+_SPLIT_OVER_ROWS = (
+    "the validation split is drawn over rows, so repeating a row instead of "
+    "weighting it changes which samples are held out"
+)
+
+CONFIGURATIONS = [
+    (BCELogisticClassifier(solver="adam", random_state=0), {}),
+    (BCELogisticClassifier(solver="sgd", random_state=0), {}),
+    (
+        BCELogisticClassifier(solver="gd", random_state=0),
+        {"check_class_weight_classifiers": _UNSCALED_FIXED_STEP},
+    ),
+    (TanhLogisticClassifier(solver="adam", random_state=0), {}),
+    (
+        TanhLogisticClassifier(solver="sgd", random_state=0),
+        {"check_class_weight_classifiers": _UNSCALED_FIXED_STEP},
+    ),
+    (TanhLogisticClassifier(solver="gd", random_state=0), {}),
+    (TanhLogisticClassifier(learn_beta=False, beta=0.5), {}),
+    (BCELogisticClassifier(dtype="float32"), _FLOAT32),
+    (TanhLogisticClassifier(dtype="float32"), _FLOAT32),
+    (
+        BCELogisticClassifier(early_stopping=True, random_state=0),
+        {
+            "check_sample_weight_equivalence_on_dense_data": _SPLIT_OVER_ROWS,
+            "check_sample_weight_equivalence_on_sparse_data": _SPLIT_OVER_ROWS,
+            "check_class_weight_classifiers": (
+                "the check trains on 50 rows, so 5 are held out; early stopping "
+                "keeps the first iterate that classifies those 5, long before the "
+                "extreme class weights have moved the boundary"
+            ),
+        },
+    ),
+]
+_EXPECTED = {id(est): failures for est, failures in CONFIGURATIONS}
+
+
+@parametrize_with_checks(DEFAULTS)
+def test_defaults_pass_every_check(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks(
+    [est for est, _ in CONFIGURATIONS],
+    expected_failed_checks=lambda est: _EXPECTED[id(est)],
+)
+def test_configurations(estimator, check):
+    check(estimator)
