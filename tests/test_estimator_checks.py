@@ -6,9 +6,9 @@ configurations may list a check as expected to fail, each with its reason.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_autodiff import BCELogisticClassifier, TanhLogisticClassifier
+from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier, TanhLogisticClassifier
 
-DEFAULTS = [BCELogisticClassifier(), TanhLogisticClassifier()]
+DEFAULTS = [BCELogisticClassifier(), TanhLogisticClassifier(), MLPSoftmaxClassifier()]
 
 _FLOAT32_WEIGHTS = (
     "float32 arithmetic cannot reproduce a fit to the check's rtol=1e-7"
@@ -53,6 +53,24 @@ CONFIGURATIONS = [
                 "keeps the first iterate that classifies those 5, long before the "
                 "extreme class weights have moved the boundary"
             ),
+        },
+    ),
+]
+_DROPOUT = (
+    "dropout draws a different mask for each row, so repeating a row instead "
+    "of weighting it trains on different noise"
+)
+CONFIGURATIONS += [
+    (MLPSoftmaxClassifier((8,), "tanh", solver="sgd", random_state=0), {}),
+    (MLPSoftmaxClassifier((8,), "logistic", solver="lbfgs", random_state=0), {}),
+    (MLPSoftmaxClassifier((8,), "identity", solver="gd", random_state=0), {}),
+    (MLPSoftmaxClassifier((), solver="lbfgs", random_state=0), {}),
+    (MLPSoftmaxClassifier((8, 8, 8), random_state=0), {}),
+    (
+        MLPSoftmaxClassifier((32,), dropout=0.1, random_state=0),
+        {
+            "check_sample_weight_equivalence_on_dense_data": _DROPOUT,
+            "check_sample_weight_equivalence_on_sparse_data": _DROPOUT,
         },
     ),
 ]
