@@ -12,24 +12,40 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import compute_class_weight
+from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
     _check_sample_weight,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
-from ._data import iter_row_chunks, resolve_device, to_numpy, to_tensor, torch_dtype
+from ._data import (
+    OutputSpace,
+    check_tensor_input,
+    host_array,
+    iter_row_chunks,
+    resolve_device,
+    to_numpy,
+    to_tensor,
+    torch_dtype,
+)
 from ._training import (
     DEFAULT_LEARNING_RATE,
     FULL_BATCH_SOLVERS,
     SOLVERS,
     NonFiniteLossError,
+    StopTraining,
     TrainingData,
     TrainingOptions,
     train,
@@ -43,7 +59,7 @@ DIVERGENCE_HINT = (
 )
 
 
-class AutodiffClassifier(ClassifierMixin, BaseEstimator):
+class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     """Base class of the autograd-trained classifiers (not for direct use).
 
     See the concrete classes for the parameters; all of them are described
@@ -120,6 +136,7 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data.
 
@@ -139,6 +156,7 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._guarded_fit(X, y, sample_weight, classes=None, partial=False)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch (one iteration for full-batch solvers) on a batch.
 
@@ -162,12 +180,16 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         try:
             return self._fit(X, y, sample_weight, classes, partial)
         except BaseException:
+            # Keep the callback bookkeeping scikit-learn tears down after fit.
+            callback_state = {
+                k: v for k, v in self.__dict__.items() if k.startswith(("_callback", "_skl_"))
+            }
             self.__dict__.clear()
             self.__dict__.update(snapshot)
+            self.__dict__.update(callback_state)
             raise
 
     def _fit(self, X, y, sample_weight, classes, partial):
-        self._validate_params()
         fitted = hasattr(self, "module_")
         continuing = fitted and (partial or self.warm_start)
         if partial and not fitted and classes is None:
@@ -183,20 +205,18 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
             )
         device = resolve_device(self.device)
         seed = self._seed()
-        if self.dtype is not None:
-            X_dtype = np.dtype(self.dtype)
-        elif continuing:
-            X_dtype = self._numpy_dtype()
-        else:
-            X_dtype = [np.float64, np.float32]
-        X, y = validate_data(
-            self, X, y, accept_sparse=_SPARSE_FORMATS, dtype=X_dtype, reset=not continuing
-        )
+        space = OutputSpace.of(X)
+        X, y = self._validate_training_data(X, y, reset=not continuing)
         check_classification_targets(y)
         class_labels = self._class_labels(y, classes, partial, continuing)
+        if self.reject_threshold is not None:
+            resolve_reject_label(class_labels, self.reject_label)  # fail before training
         y_index = np.searchsorted(class_labels, y)
-        sample_weight = self._sample_weight(sample_weight, X, y_index, class_labels)
-        dtype = torch_dtype(X.dtype)
+        sample_weight = self._sample_weight(host_array(sample_weight), X, y_index, class_labels)
+        dtype = torch_dtype(str(X.dtype).replace("torch.", ""))
+
+        callback_ctx = self._init_callback_context(max_subtasks=1 if partial else self.max_iter)
+        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
 
         if continuing:
             module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
@@ -207,59 +227,66 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         generator = torch.Generator(device=device).manual_seed(seed + 1)
 
         validation_score = None
-        train_rows = np.arange(X.shape[0])
+        X_train, y_train, w_train = X, y_index, sample_weight
         if self.early_stopping and not partial:
-            # At least one held-out sample per class, so stratification works.
-            n_val = max(int(np.ceil(self.validation_fraction * len(y))), len(class_labels))
-            if len(y) - n_val < len(class_labels):
-                raise ValueError(
-                    f"early_stopping needs more samples: {len(y)} cannot be split into "
-                    f"a training and a validation set that both hold all "
-                    f"{len(class_labels)} classes. Use early_stopping=False."
-                )
-            train_rows, val_rows = train_test_split(
-                train_rows,
-                test_size=n_val,
-                stratify=y_index,
-                random_state=seed % (2**32),
-            )
+            train_rows, val_rows = self._validation_split(y_index, len(class_labels), seed)
             validation_score = self._accuracy_scorer(
-                to_tensor(X[val_rows], dtype, device),
+                _tensor_rows(X, val_rows, dtype, device),
                 torch.as_tensor(y_index[val_rows], device=device),
                 torch.as_tensor(sample_weight[val_rows], dtype=torch.float64, device=device),
             )
-            X, y_index, sample_weight = X[train_rows], y_index[train_rows], sample_weight[train_rows]
+            X_train = _tensor_rows(X, train_rows, dtype, device)
+            y_train, w_train = y_index[train_rows], sample_weight[train_rows]
 
         data = TrainingData(
-            X=to_tensor(X, dtype, device),
+            X=_tensor_rows(X_train, None, dtype, device),
             target=self._encode_target(
-                torch.as_tensor(y_index, device=device), len(class_labels), dtype
+                torch.as_tensor(y_train, device=device), len(class_labels), dtype
             ),
-            sample_weight=torch.as_tensor(sample_weight, dtype=dtype, device=device),
+            sample_weight=torch.as_tensor(w_train, dtype=dtype, device=device),
         )
+
+        def on_epoch_end(epoch, loss, score):
+            task = callback_ctx.subcontext(task_name="epoch")
+            task.call_on_fit_task_begin(estimator=self, X=X, y=y)
+            stop = task.call_on_fit_task_end(
+                estimator=self,
+                X=X,
+                y=y,
+                reconstruction_attributes=lambda: self._fitted_attributes(
+                    copy.deepcopy(module).eval(), class_labels, space
+                ),
+            )
+            if stop:
+                raise StopTraining
+
         self._set_dropout_generator(module, generator)
         try:
             history = train(
                 module,
                 self._objective,
                 data,
-                self._training_options(X.shape[0]),
+                self._training_options(data.n_samples),
                 generator,
                 validation_score=validation_score,
                 optimizer_state=self._optimizer_state_ if partial and fitted else None,
                 epochs=1 if partial else None,
+                on_epoch_end=on_epoch_end,
             )
         except NonFiniteLossError as exc:
             raise ValueError(
                 f"Training diverged: the {exc}. {DIVERGENCE_HINT} The estimator was "
                 "left as it was before this call."
             ) from exc
-        self._set_dropout_generator(module, None)
+        finally:
+            self._set_dropout_generator(module, None)
 
         # Commit: every fitted attribute is written only after success.
         previous_curve = list(self.loss_curve_) if continuing else []
-        self.classes_ = class_labels
-        self.module_ = module
+        for name in ("reject_label_", "_reject_dtype"):
+            self.__dict__.pop(name, None)
+        for name, value in self._fitted_attributes(module, class_labels, space).items():
+            setattr(self, name, value)
         self._optimizer_state_ = history.optimizer_state
         self.n_iter_ = (self.n_iter_ if continuing else 0) + history.n_iter
         self.loss_curve_ = previous_curve + history.loss_curve
@@ -267,8 +294,7 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         if validation_score is not None:
             self.validation_scores_ = history.validation_scores
             self.best_validation_score_ = history.best_validation_score
-        self._set_reject_label()
-        self._export_fitted(module)
+        callback_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
         if not (partial or history.converged or history.interrupted):
             warnings.warn(
                 f"{type(self).__name__} reached max_iter={self.max_iter} without "
@@ -276,6 +302,59 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
                 ConvergenceWarning,
             )
         return self
+
+    def _validate_training_data(self, X, y, reset):
+        """Validate (X, y); torch tensors keep their device, the rest goes numpy."""
+        if self.dtype is not None:
+            dtype = np.dtype(self.dtype)
+        elif not reset:
+            dtype = self._numpy_dtype()
+        else:
+            dtype = None
+        if isinstance(X, torch.Tensor):
+            X = check_tensor_input(X, None if dtype is None else torch_dtype(dtype))
+            _check_n_features(self, X, reset=reset)
+            _check_feature_names(self, X, reset=reset)
+            y = validate_data(self, X="no_validation", y=host_array(y))
+            check_consistent_length(X, y)
+            return X, y
+        return validate_data(
+            self,
+            host_array(X),
+            host_array(y),
+            accept_sparse=_SPARSE_FORMATS,
+            dtype=[np.float64, np.float32] if dtype is None else dtype,
+            reset=reset,
+        )
+
+    def _validation_split(self, y_index, n_classes, seed):
+        """Stratified (train_rows, val_rows) for early stopping."""
+        # At least one held-out sample per class, so stratification works.
+        n = len(y_index)
+        n_val = max(int(np.ceil(self.validation_fraction * n)), n_classes)
+        if n - n_val < n_classes:
+            raise ValueError(
+                f"early_stopping needs more samples: {n} cannot be split into a "
+                f"training and a validation set that both hold all {n_classes} "
+                "classes. Use early_stopping=False."
+            )
+        return train_test_split(
+            np.arange(n), test_size=n_val, stratify=y_index, random_state=seed % (2**32)
+        )
+
+    def _fitted_attributes(self, module, class_labels, space):
+        """The fitted attributes for ``module``, arrays in the output space."""
+        attributes = {"classes_": class_labels, "module_": module}
+        for name, value in self._fitted_arrays(module).items():
+            if isinstance(value, list):
+                attributes[name] = [space.from_numpy(v) for v in value]
+            else:
+                attributes[name] = space.from_numpy(value)
+        if self.reject_threshold is not None:
+            attributes["reject_label_"], attributes["_reject_dtype"] = resolve_reject_label(
+                class_labels, self.reject_label
+            )
+        return attributes
 
     def _class_labels(self, y, classes, partial, continuing):
         """The sorted class labels, checked against y and earlier fits."""
@@ -397,63 +476,86 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
             self.module_ = self.module_.to(device)
         return device
 
-    def _logits(self, X):
-        """Validate X and return the module's logits, computed in chunks."""
+    @property
+    def _array_probe(self):
+        """A fitted array attribute, whose namespace and device are fit's."""
+        return self.intercept_ if hasattr(self, "intercept_") else self.intercepts_[-1]
+
+    def _logits(self, X, method):
+        """Validate X and return the module's logits, computed in row chunks.
+
+        Each chunk is cast and moved to the model's device on its own, so
+        memory beyond the input and the output stays bounded.
+        """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse=_SPARSE_FORMATS, dtype=self._numpy_dtype(), reset=False
-        )
+        # Under array API dispatch, inputs must match fit's namespace and device.
+        check_same_namespace(X, self, attribute="_array_probe", method=method)
+        if isinstance(X, torch.Tensor):
+            X = check_tensor_input(X)
+            _check_n_features(self, X, reset=False)
+            _check_feature_names(self, X, reset=False)
+        else:
+            X = validate_data(
+                self,
+                host_array(X),
+                accept_sparse=_SPARSE_FORMATS,
+                dtype=[np.float64, np.float32],
+                reset=False,
+            )
         device = self._prediction_device()
         dtype = self.module_dtype_
         self.module_.eval()
         with torch.no_grad():
             chunks = [self.module_(to_tensor(c, dtype, device)) for c in iter_row_chunks(X)]
-        return torch.cat(chunks) if chunks else torch.empty(0, dtype=dtype)
+        return torch.cat(chunks)
 
-    def _log_proba(self, X):
+    def _log_proba(self, X, method):
         # Probabilities are formed in float64 whatever the model's dtype, so
         # exp(log_proba) and log(proba) agree to float64 precision.
-        return self._log_proba_from_logits(self._logits(X).to(torch.float64))
+        return self._log_proba_from_logits(self._logits(X, method).to(torch.float64))
 
     def decision_function(self, X):
         """Scores whose sign (binary) or argmax (multi-class) gives the class.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            Binary problems: the log-odds of ``classes_[1]``.
+            Binary problems: the log-odds of ``classes_[1]``. A tensor on the
+            input's device under ``array_api_dispatch=True`` with tensor input.
         """
-        return to_numpy(self._decision_from_logits(self._logits(X)))
+        return OutputSpace.of(X).from_tensor(self._decision_from_logits(self._logits(X, "decision_function")))
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably from the logits.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return to_numpy(self._log_proba(X))
+        return OutputSpace.of(X).from_tensor(self._log_proba(X, "predict_log_proba"))
 
     def predict_proba(self, X):
         """Class probabilities; rows sum to one, columns follow ``classes_``.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            float64. A tensor on the input's device under
+            ``array_api_dispatch=True`` with tensor input.
         """
-        return to_numpy(self._log_proba(X).exp())
+        return OutputSpace.of(X).from_tensor(self._log_proba(X, "predict_proba").exp())
 
     def predict(self, X):
         """Most probable class, or ``reject_label_`` where the model abstains.
@@ -463,27 +565,45 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        log_proba = self._log_proba(X)
+        log_proba = self._log_proba(X, "predict")
         labels = self.classes_[to_numpy(log_proba.argmax(dim=1))]
-        if self.reject_threshold is None:
-            return labels
-        mask = self._reject_mask_from_log_proba(log_proba)
-        labels = labels.astype(self._reject_dtype, copy=False)
-        labels[mask] = self.reject_label_
-        return labels
+        if self.reject_threshold is not None:
+            mask = self._reject_mask_from_log_proba(log_proba)
+            labels = labels.astype(self._reject_dtype, copy=False)
+            labels[mask] = self.reject_label_
+        return OutputSpace.of(X).from_numpy(labels)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of :meth:`predict`; rejections count as errors.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return float(
+            accuracy_score(
+                host_array(y), host_array(self.predict(X)), sample_weight=host_array(sample_weight)
+            )
+        )
 
     def reject_mask(self, X):
         """Which samples :meth:`predict` rejects.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
 
         Returns
         -------
@@ -491,24 +611,16 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
             True where :math:`\\max_k P(k \\mid x) <` ``reject_threshold``
             (all False when the threshold is None).
         """
-        log_proba = self._log_proba(X)
+        log_proba = self._log_proba(X, "reject_mask")
         if self.reject_threshold is None:
-            return np.zeros(log_proba.shape[0], dtype=bool)
-        return self._reject_mask_from_log_proba(log_proba)
+            mask = np.zeros(log_proba.shape[0], dtype=bool)
+        else:
+            mask = self._reject_mask_from_log_proba(log_proba)
+        return OutputSpace.of(X).from_numpy(mask)
 
     def _reject_mask_from_log_proba(self, log_proba):
         confidence = log_proba.max(dim=1).values.exp()
         return to_numpy(confidence < self.reject_threshold)
-
-    def _set_reject_label(self):
-        """Fix ``reject_label_`` (and the dtype of predictions) at fit time."""
-        if self.reject_threshold is None:
-            for name in ("reject_label_", "_reject_dtype"):
-                self.__dict__.pop(name, None)
-            return
-        self.reject_label_, self._reject_dtype = resolve_reject_label(
-            self.classes_, self.reject_label
-        )
 
     # -------------------------------------------------------- persistence
 
@@ -517,13 +629,15 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         # Pickles hold CPU tensors only, so they load without CUDA.
         if "module_" in state:
             state["module_"] = copy.deepcopy(state["module_"]).cpu()
-        if state.get("_optimizer_state_") is not None:
-            state["_optimizer_state_"] = _tensors_to_cpu(state["_optimizer_state_"])
+        for name, value in state.items():
+            if name != "module_":
+                state[name] = _tensors_to_cpu(value)
         return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         tags.classifier_tags.multi_class = True
         return tags
 
@@ -552,12 +666,21 @@ class AutodiffClassifier(ClassifierMixin, BaseEstimator):
         """Return decision_function's values from the module's logits."""
         raise NotImplementedError
 
-    def _export_fitted(self, module):
-        """Set the numpy fitted attributes (coef_, ...) from the module."""
+    def _fitted_arrays(self, module):
+        """Return the numpy fitted attributes (coef_, ...) of the module."""
         raise NotImplementedError
 
     def _set_dropout_generator(self, module, generator):
         """Give stochastic layers the local generator (none by default)."""
+
+
+def _tensor_rows(X, rows, dtype, device):
+    """Rows ``rows`` (all when None) of numpy, sparse or tensor X, as a tensor."""
+    if isinstance(X, torch.Tensor):
+        if rows is not None:
+            X = X[torch.as_tensor(rows, device=X.device)]
+        return X.to(device=device, dtype=dtype)
+    return to_tensor(X if rows is None else X[rows], dtype, device)
 
 
 def _tensors_to_cpu(obj):

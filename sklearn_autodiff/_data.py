@@ -93,3 +93,115 @@ def iter_row_chunks(X, chunk_rows=PREDICT_CHUNK_ROWS):
 def to_numpy(tensor):
     """Detach ``tensor`` and return it as a numpy array on the host."""
     return tensor.detach().cpu().numpy()
+
+
+# ------------------------------------------------------------ array API
+
+
+def _dispatch_enabled():
+    from sklearn import get_config
+
+    return get_config().get("array_api_dispatch", False)
+
+
+def host_array(a):
+    """Return ``a`` as something numpy understands, without changing numpy input.
+
+    torch tensors (on any device) and other array API arrays are copied to a
+    numpy array on the host; everything else (lists, pandas, numpy, scipy
+    sparse) is returned unchanged for scikit-learn's validation.
+    """
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().numpy()
+    namespace = getattr(a, "__array_namespace__", None)
+    if namespace is not None and not isinstance(a, np.ndarray):
+        from sklearn.utils._array_api import _convert_to_numpy
+
+        return _convert_to_numpy(a, namespace())
+    return a
+
+
+class OutputSpace:
+    """Where an estimator's outputs go: numpy, or the input's namespace and device.
+
+    By default outputs are numpy arrays whatever the input. Under
+    ``sklearn.config_context(array_api_dispatch=True)``, a ``torch.Tensor``
+    input gives tensors on the input's device, and another array API input
+    gives arrays of its namespace on its device.
+    """
+
+    def __init__(self, xp=None, device=None):
+        self.xp = xp
+        self.device = device
+
+    @classmethod
+    def of(cls, X):
+        """The output space for input ``X``."""
+        if not _dispatch_enabled():
+            return cls()
+        if isinstance(X, torch.Tensor):
+            return cls("torch", X.device)
+        namespace = getattr(X, "__array_namespace__", None)
+        if namespace is None or isinstance(X, np.ndarray):
+            return cls()
+        from sklearn.utils._array_api import device as array_device
+
+        return cls(namespace(), array_device(X))
+
+    @property
+    def is_numpy(self):
+        return self.xp is None
+
+    def from_tensor(self, tensor):
+        """Convert a result tensor to this space."""
+        if self.xp == "torch":
+            return tensor.detach().to(self.device)
+        return self.from_numpy(to_numpy(tensor))
+
+    def from_numpy(self, array):
+        """Convert a numpy result to this space (string arrays stay numpy)."""
+        if self.is_numpy or array.dtype.kind in "USO":
+            return array
+        if self.xp == "torch":
+            return torch.as_tensor(array, device=self.device)
+        return self.xp.asarray(array, device=self.device)
+
+
+def check_tensor_input(X, dtype=None):
+    """Validate a ``torch.Tensor`` of samples without leaving its device.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Must be 2-D, dense, real and finite, with at least one row.
+    dtype : torch.dtype or None
+        Cast to this dtype; None keeps float32 and float64 and turns other
+        real dtypes into float64.
+
+    Returns
+    -------
+    X : torch.Tensor
+        The same tensor when no cast is needed (no copy).
+    """
+    if X.layout != torch.strided:
+        raise TypeError(
+            "Sparse torch tensors are not supported; pass a scipy.sparse matrix "
+            "or a dense tensor."
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D tensor, got a tensor with {X.ndim} dimension(s) and "
+            f"shape {tuple(X.shape)}. Reshape your data."
+        )
+    if X.is_complex():
+        raise ValueError("Complex data not supported; pass a real-valued tensor.")
+    if X.shape[0] == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape={tuple(X.shape)}).")
+    if X.shape[1] == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape={tuple(X.shape)}).")
+    if dtype is None:
+        dtype = X.dtype if X.dtype in (torch.float32, torch.float64) else torch.float64
+    X = X.to(dtype)
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError("Input X contains NaN or infinity.")
+    return X

@@ -132,9 +132,8 @@ class BCELogisticClassifier(_OneVsRestLinear):
         loss = binary_cross_entropy_loss(module(X), target, sample_weight)
         return loss + l2_penalty([module.weight], self.alpha)
 
-    def _export_fitted(self, module):
-        self.coef_ = to_numpy(module.weight)
-        self.intercept_ = to_numpy(module.bias)
+    def _fitted_arrays(self, module):
+        return {"coef_": to_numpy(module.weight), "intercept_": to_numpy(module.bias)}
 
 
 class TanhLogisticClassifier(_OneVsRestLinear):
@@ -265,7 +264,9 @@ class TanhLogisticClassifier(_OneVsRestLinear):
         loss = tanh_logistic_loss(module.margin(X), target, beta, sample_weight)
         return loss + l2_penalty([2.0 * beta.unsqueeze(1) * module.weight], self.alpha)
 
-    def _export_fitted(self, module):
-        self.coef_ = to_numpy(module.weight)
-        self.intercept_ = -to_numpy(module.threshold)
-        self.beta_ = to_numpy(module.beta)
+    def _fitted_arrays(self, module):
+        return {
+            "coef_": to_numpy(module.weight),
+            "intercept_": -to_numpy(module.threshold),
+            "beta_": to_numpy(module.beta),
+        }

@@ -142,7 +142,9 @@ class MLPSoftmaxClassifier(AutodiffClassifier):
         # Binary: the log-odds of classes_[1], as for the linear models.
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
-    def _export_fitted(self, module):
+    def _fitted_arrays(self, module):
         layers = module.linear_layers()
-        self.coefs_ = [to_numpy(layer.weight.T) for layer in layers]
-        self.intercepts_ = [to_numpy(layer.bias) for layer in layers]
+        return {
+            "coefs_": [to_numpy(layer.weight.T) for layer in layers],
+            "intercepts_": [to_numpy(layer.bias) for layer in layers],
+        }
