@@ -1,8 +1,10 @@
-"""Quickstart: the three estimators in a scikit-learn pipeline and grid search.
+"""
+Quickstart: the three estimators in a pipeline and a grid search
+================================================================
 
 Run with ``python examples/quickstart.py``; it prints the cross-validated
-accuracy of each estimator on the breast cancer data and the best MLP
-parameters found by a small grid search.
+accuracy of each estimator on the breast cancer data, the best MLP
+parameters found by a small grid search, and what an abstaining model does.
 """
 
 from sklearn.datasets import load_breast_cancer
