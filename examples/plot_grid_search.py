@@ -28,7 +28,7 @@ pipeline = Pipeline([
     ("mlp", MLPSoftmaxClassifier(solver="lbfgs", max_iter=100, random_state=0)),
 ])
 param_grid = {
-    "mlp__hidden_layer_sizes": [(4,), (16,), (64,)],
+    "mlp__hidden_layer_sizes": [(4,), (32,)],
     "mlp__alpha": [1e-4, 1e-2, 1e-1],
 }
 search = GridSearchCV(pipeline, param_grid, cv=3).fit(X_train, y_train)

@@ -23,7 +23,7 @@ for estimator in (
     MLPSoftmaxClassifier((32,), alpha=1e-2, learning_rate_init=1e-2, random_state=0),
 ):
     pipeline = make_pipeline(StandardScaler(), estimator)
-    scores = cross_val_score(pipeline, X_train, y_train, cv=5)
+    scores = cross_val_score(pipeline, X_train, y_train, cv=3)
     print(f"{type(estimator).__name__:24s} CV accuracy {scores.mean():.3f} +- {scores.std():.3f}")
 
 search = GridSearchCV(
