@@ -438,7 +438,9 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             shuffle=self.shuffle,
             verbose=self.verbose,
-            newton_polish=self._convex,
+            # Newton steps finish an L-BFGS run at the optimum; the first-order
+            # solvers keep their own path (the lecture's gd is a fixed-step run).
+            newton_polish=self._convex and solver == "lbfgs",
         )
 
     def _accuracy_scorer(self, X_val, y_val, weight_val):
