@@ -9,6 +9,7 @@ CPU); ``-D plot_gallery=0`` skips running them.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -59,6 +60,20 @@ def _skip_member(app, what, name, obj, skip, options):
     return None
 
 
+_SKLEARN_LABEL = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^>]*>)?`")
+
+
+def _unlink_sklearn_labels(app, what, name, obj, options, lines):
+    # Methods inherited from scikit-learn (score, get_params, ...) keep their
+    # docstrings, whose :ref: and :term: roles point into scikit-learn's own
+    # user guide and glossary; without that site they would be dangling, so
+    # they are shown as plain text.
+    if not getattr(obj, "__module__", "").startswith("sklearn."):
+        return
+    for i, line in enumerate(lines):
+        lines[i] = _SKLEARN_LABEL.sub(r"\1", line)
+
+
 def _quote_attribute_names(app, what, name, obj, options, lines):
     # A bare ``n_features_in_`` in a type ("ndarray of shape (n_features_in_,)")
     # is read by reST as a link target; scikit-learn quotes it with backticks.
@@ -69,6 +84,7 @@ def _quote_attribute_names(app, what, name, obj, options, lines):
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
     app.connect("autodoc-process-docstring", _quote_attribute_names, priority=400)
+    app.connect("autodoc-process-docstring", _unlink_sklearn_labels, priority=400)
 
 
 # -- Gallery -------------------------------------------------------------------
