@@ -1,0 +1,294 @@
+"""Failure behaviour as a feature: bad input, numerical trouble, determinism.
+
+Every bad input either works (with finite probabilities that sum to one) or
+raises ValueError / TypeError / NotFittedError with a message naming the
+problem; never a raw torch error, never NaN output. A failed call leaves an
+earlier fitted state exactly as it was.
+"""
+
+import copy
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier, TanhLogisticClassifier
+
+ESTIMATORS = [TanhLogisticClassifier, BCELogisticClassifier, MLPSoftmaxClassifier]
+SOLVERS = ["lbfgs", "adam", "sgd", "gd"]
+
+
+def _quick(Estimator, **params):
+    if Estimator is MLPSoftmaxClassifier:
+        params = {"hidden_layer_sizes": (4,), **params}
+    return Estimator(**{"random_state": 0, "max_iter": 20, **params})
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def _fit_outcome(estimator, X, y, **fit_params):
+    """Fit; return None on success or the exception, checking it is a clean one."""
+    try:
+        estimator.fit(X, y, **fit_params)
+    except (ValueError, TypeError) as exc:
+        _assert_clean_message(exc)
+        return exc
+    _assert_sane_output(estimator, np.asarray(X, dtype=float) if not hasattr(X, "tocsr") else X)
+    return None
+
+
+def _snapshot(estimator):
+    """Every attribute of ``estimator``, copied (module weights as tensors)."""
+    state = {}
+    for name, value in vars(estimator).items():
+        if isinstance(value, torch.nn.Module):
+            value = {k: v.clone() for k, v in value.state_dict().items()}
+        state[name] = copy.deepcopy(value)
+    return state
+
+
+def _assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        x, y = a[name], b[name]
+        if isinstance(x, dict) and x and all(isinstance(v, torch.Tensor) for v in x.values()):
+            assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
+        elif isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=name)
+        elif isinstance(x, list) and x and isinstance(x[0], np.ndarray):
+            assert all(np.array_equal(u, v) for u, v in zip(x, y)), name
+        elif name == "_optimizer_state_":
+            continue  # compared through the weights it produced
+        else:
+            assert x == y, name
+
+
+def _assert_clean_message(exc):
+    message = str(exc)
+    assert len(message) > 15, message
+    # No torch internals leaking through: dispatch keys, C++ frames, aten ops.
+    assert not re.search(r"aten::|c10::|Dispatch|\.cpp", message), message
+
+
+def _assert_sane_output(estimator, X):
+    proba = estimator.predict_proba(X)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-7)
+    assert set(np.unique(estimator.predict(X))) <= set(estimator.classes_)
+
+
+# ------------------------------------------------------ distinct bad inputs
+
+X0 = np.random.default_rng(0).normal(size=(30, 3))
+Y0 = np.arange(30) % 2
+
+BAD_FIT_INPUTS = {
+    "nan": (np.where(X0 > 1, np.nan, X0), Y0, "NaN"),
+    "+inf": (np.where(X0 > 1, np.inf, X0), Y0, "infinity"),
+    "-inf": (np.where(X0 > 1, -np.inf, X0), Y0, "infinity"),
+    "empty": (np.empty((0, 3)), np.empty(0), "0 sample"),
+    "no features": (np.empty((30, 0)), Y0, "0 feature"),
+    "strings in X": (np.array([["a", "b", "c"]] * 30), Y0, "could not convert|float"),
+    "mixed object X": (np.array([[1.0, "x", None]] * 30, dtype=object), Y0, "could not convert|float|NoneType"),
+    "complex X": (X0 + 1j, Y0, "[Cc]omplex"),
+    "3-D X": (X0[:, :, None], Y0, "dim"),
+    "1-D X": (X0[:, 0], Y0, "2D array"),
+    "len(y) != len(X)": (X0, Y0[:-1], "inconsistent numbers of samples"),
+    "one class": (X0, np.zeros(30), "at least 2 classes"),
+    "continuous y": (X0, np.linspace(0, 1, 30), "Unknown label type"),
+    "NaN in y": (X0, np.where(Y0 == 0, np.nan, 1.0), "NaN|Unknown label type"),
+    "2-D y": (X0, np.c_[Y0, Y0], "multilabel|multiclass-multioutput|Unknown label type|1d"),
+}
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("case", list(BAD_FIT_INPUTS))
+def test_bad_fit_input_raises_a_clear_error(Estimator, case):
+    X, y, pattern = BAD_FIT_INPUTS[case]
+    with pytest.raises((ValueError, TypeError), match=pattern) as info:
+        _quick(Estimator).fit(X, y)
+    _assert_clean_message(info.value)
+
+
+BAD_WEIGHTS = {
+    "short": (np.ones(29), r"sample_weight.shape == \(29,\)|inconsistent"),
+    "negative": (np.where(Y0 == 0, -1.0, 1.0), "[Nn]egative"),
+    "all zero": (np.zeros(30), "non-zero|sum to zero"),
+    "nan": (np.full(30, np.nan), "NaN"),
+}
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("case", list(BAD_WEIGHTS))
+def test_bad_sample_weight(Estimator, case):
+    weights, pattern = BAD_WEIGHTS[case]
+    with pytest.raises(ValueError, match=pattern):
+        _quick(Estimator).fit(X0, Y0, sample_weight=weights)
+
+
+ODD_BUT_VALID = {
+    "one sample per class": (X0[:2], np.array([0, 1])),
+    "one feature": (X0[:, :1], Y0),
+    "constant features": (np.ones((30, 3)), Y0),
+    "duplicated rows": (np.repeat(X0[:5], 6, axis=0), np.repeat(Y0[:5], 6)),
+    "values up to 1e30": (X0 * 1e30, Y0),
+    "features around 1e6": (X0 * 1e6 + 1e6, Y0),
+    "int X": (np.round(X0 * 10).astype(int), Y0),
+    "bool X": (X0 > 0, Y0),
+    "float16 X": (X0.astype(np.float16), Y0),
+}
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("case", list(ODD_BUT_VALID))
+def test_odd_but_valid_input_works_or_says_why(Estimator, solver, case):
+    X, y = ODD_BUT_VALID[case]
+    error = _fit_outcome(_quick(Estimator, solver=solver), X, y)
+    if error is not None:
+        # The only acceptable failure is the divergence guard, with its hint.
+        assert "Scale the inputs" in str(error), str(error)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_predict_side_errors(Estimator):
+    with pytest.raises(NotFittedError):
+        _quick(Estimator).predict(X0)
+    frame = pd.DataFrame(X0, columns=["a", "b", "c"])
+    clf = _quick(Estimator).fit(frame, Y0)
+    with pytest.raises(ValueError, match="3 features"):
+        clf.predict_proba(X0[:, :2])
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(frame.rename(columns={"a": "z"}))
+    with pytest.raises(ValueError, match="NaN"):
+        clf.decision_function(np.full((2, 3), np.nan))
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.predict_log_proba(np.empty((0, 3)))
+    with pytest.raises(ValueError, match="2D array"):
+        clf.predict(X0[0])
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_partial_fit_errors(Estimator):
+    clf = _quick(Estimator, solver="sgd")
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X0, Y0)
+    clf.partial_fit(X0, Y0, classes=[0, 1])
+    state = copy.deepcopy(clf.__dict__)
+    with pytest.raises(ValueError, match=r"labels \[5\]"):
+        clf.partial_fit(X0, np.full(30, 5))
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X0[:, :2], Y0)
+    assert clf.n_iter_ == state["n_iter_"] and clf.n_features_in_ == 3
+
+
+# ------------------------------------------------ property-based bad input
+
+special = st.sampled_from([np.nan, np.inf, -np.inf, 0.0, 1e30, -1e30, 1e-30, 1e6])
+finite = st.floats(-1e3, 1e3, allow_nan=False)
+
+
+@st.composite
+def matrices(draw):
+    n = draw(st.integers(2, 25))
+    d = draw(st.integers(1, 4))
+    X = draw(hnp.arrays(np.float64, (n, d), elements=st.one_of(finite, special)))
+    y = draw(hnp.arrays(np.int64, n, elements=st.integers(0, 2)))
+    return X, y
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=matrices(), which=st.sampled_from(ESTIMATORS), solver=st.sampled_from(SOLVERS))
+def test_random_matrices_work_or_raise_cleanly(data, which, solver):
+    X, y = data
+    error = _fit_outcome(_quick(which, solver=solver), X, y)
+    if error is not None:
+        has_special = not np.isfinite(X).all()
+        assert has_special or len(np.unique(y)) < 2 or "Scale the inputs" in str(error), str(error)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    weights=hnp.arrays(np.float64, 30, elements=st.one_of(st.floats(0, 10), st.sampled_from([0.0, 1e-300, 1e30]))),
+    which=st.sampled_from(ESTIMATORS),
+)
+def test_random_non_negative_weights(weights, which):
+    error = _fit_outcome(_quick(which), X0, Y0, sample_weight=weights)
+    if error is not None:
+        assert re.search("non-zero|sum to zero|Scale the inputs|at least 2 classes", str(error)), str(error)
+
+
+# --------------------------------------------------- numerical trouble
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("trouble", ["huge learning rate", "unscaled 1e30 features"])
+def test_divergence_raises_with_hint_and_loses_nothing(Estimator, trouble):
+    # float32, where 1e30 features overflow the logits at the first step.
+    clf = _quick(Estimator, solver="gd", warm_start=True, dtype="float32").fit(X0, Y0)
+    before_state = _snapshot(clf)
+    before_proba = clf.predict_proba(X0)
+    clf.set_params(max_iter=200)
+    if trouble == "huge learning rate":
+        clf.set_params(learning_rate_init=1e300)
+        X = X0
+    else:
+        X = X0 * 1e30
+    with pytest.raises(ValueError, match="Scale the inputs.*lower learning_rate_init"):
+        clf.fit(X, Y0)
+    clf.set_params(learning_rate_init=None, max_iter=20)
+    np.testing.assert_array_equal(clf.predict_proba(X0), before_proba)
+    _assert_same_state(_snapshot(clf), before_state)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_failed_refit_of_a_cold_estimator_keeps_the_old_fit(Estimator):
+    clf = _quick(Estimator).fit(X0, Y0)
+    before = _snapshot(clf)
+    for bad in (np.where(X0 > 1, np.nan, X0), X0[:, :2]):
+        with pytest.raises(ValueError):
+            clf.fit(bad, np.zeros(30) if bad.shape[1] == 2 else Y0)
+    _assert_same_state(_snapshot(clf), before)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_extreme_finite_inputs_give_finite_probabilities(Estimator):
+    clf = _quick(Estimator).fit(X0, Y0)
+    huge = np.array([[1e6, -1e6, 1e6], [-1e6, 1e6, -1e6], [1e4, 1e4, 1e4]])
+    _assert_sane_output(clf, huge)
+    # Logits of about 1e4 directly on the linear models.
+    if Estimator is not MLPSoftmaxClassifier:
+        clf.module_.weight.data.fill_(1e4)
+        _assert_sane_output(clf, np.ones((2, 3)) * np.array([[1.0], [-1.0]]))
+
+
+# --------------------------------------------------------- determinism
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_bit_identical_refits_and_untouched_global_rng(Estimator, solver):
+    X = np.random.default_rng(1).normal(size=(120, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    params = {"dropout": 0.2} if Estimator is MLPSoftmaxClassifier else {}
+    a = _quick(Estimator, solver=solver, random_state=7, **params).fit(X, y)
+    b = _quick(Estimator, solver=solver, random_state=7, **params).fit(X, y)
+    _quick(Estimator, solver=solver, random_state=None, **params).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert all(np.array_equal(u, v) for u, v in zip(np.random.get_state(), numpy_state))
+    for p, q in zip(a.module_.parameters(), b.module_.parameters()):
+        assert torch.equal(p, q)
+    assert a.loss_curve_ == b.loss_curve_
