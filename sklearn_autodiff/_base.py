@@ -506,9 +506,15 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         device = self._prediction_device()
         dtype = self.module_dtype_
+        # Results gather where the input lives (the host for numpy), so the
+        # model's device only ever holds one chunk.
+        home = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
         self.module_.eval()
         with torch.no_grad():
-            chunks = [self.module_(to_tensor(c, dtype, device)) for c in iter_row_chunks(X)]
+            chunks = [
+                self.module_(to_tensor(chunk, dtype, device)).to(home)
+                for chunk in iter_row_chunks(X)
+            ]
         return torch.cat(chunks)
 
     def _log_proba(self, X, method):
