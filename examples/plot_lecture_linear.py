@@ -91,7 +91,7 @@ margin = (grid @ w - b).reshape(xx.shape)
 soft = np.tanh(beta * margin)
 
 fig, (ax_soft, ax_hard) = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
-image = ax_soft.contourf(xx, yy, soft, levels=np.linspace(-1, 1, 21), cmap="coolwarm")
+image = ax_soft.contourf(xx, yy, soft, levels=np.linspace(-1, 1, 21), cmap="coolwarm", alpha=0.7)
 fig.colorbar(image, ax=ax_soft, label=r"$\tanh(\beta(x^\top w - b))$")
 ax_soft.set_title(r"soft output $f(x) = \tanh(\beta(x^\top w - b))$")
 
