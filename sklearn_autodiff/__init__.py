@@ -2,6 +2,28 @@
 
 from .linear_model import BCELogisticClassifier, TanhLogisticClassifier
 from .neural_network import MLPSoftmaxClassifier
+from .selective import (
+    RiskCoverageDisplay,
+    SelectiveClassifierCV,
+    aurc_score,
+    chow_loss,
+    coverage_score,
+    risk_coverage_curve,
+    selective_accuracy_score,
+    selective_risk_score,
+)
 
-__all__ = ["BCELogisticClassifier", "MLPSoftmaxClassifier", "TanhLogisticClassifier"]
+__all__ = [
+    "BCELogisticClassifier",
+    "MLPSoftmaxClassifier",
+    "RiskCoverageDisplay",
+    "SelectiveClassifierCV",
+    "TanhLogisticClassifier",
+    "aurc_score",
+    "chow_loss",
+    "coverage_score",
+    "risk_coverage_curve",
+    "selective_accuracy_score",
+    "selective_risk_score",
+]
 __version__ = "0.1.0"
