@@ -47,7 +47,7 @@ estimators = {
     "TanhLogisticClassifier": TanhLogisticClassifier(alpha=1e-3),
     "BCELogisticClassifier": BCELogisticClassifier(alpha=1e-3),
     "MLPSoftmaxClassifier": MLPSoftmaxClassifier((64,), solver="lbfgs", alpha=1e-2,
-                                                 random_state=0),
+                                                 tol=1e-3, random_state=0),
 }
 models = {
     name: make_pipeline(StandardScaler(), est.set_params(reject_threshold=threshold))
