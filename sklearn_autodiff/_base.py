@@ -283,8 +283,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         # Commit: every fitted attribute is written only after success.
         previous_curve = list(self.loss_curve_) if continuing else []
-        for name in ("reject_label_", "_reject_dtype"):
-            self.__dict__.pop(name, None)
+        self.__dict__.pop("reject_label_", None)
         for name, value in self._fitted_attributes(module, class_labels, space).items():
             setattr(self, name, value)
         self._optimizer_state_ = history.optimizer_state
@@ -351,9 +350,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             else:
                 attributes[name] = space.from_numpy(value)
         if self.reject_threshold is not None:
-            attributes["reject_label_"], attributes["_reject_dtype"] = resolve_reject_label(
-                class_labels, self.reject_label
-            )
+            attributes["reject_label_"], _ = resolve_reject_label(class_labels, self.reject_label)
         return attributes
 
     def _class_labels(self, y, classes, partial, continuing):
@@ -583,8 +580,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         labels = self.classes_[to_numpy(log_proba.argmax(dim=1))]
         if self.reject_threshold is not None:
             mask = self._reject_mask_from_log_proba(log_proba)
-            labels = labels.astype(self._reject_dtype, copy=False)
-            labels[mask] = self.reject_label_
+            # Resolved here too, so a threshold set after fit works as well.
+            reject_label, dtype = resolve_reject_label(self.classes_, self.reject_label)
+            labels = labels.astype(dtype, copy=False)
+            labels[mask] = reject_label
         return OutputSpace.of(X).from_numpy(labels)
 
     def score(self, X, y, sample_weight=None):
@@ -778,7 +777,7 @@ def resolve_reject_label(classes, reject_label):
 COMMON_PARAMETERS_DOC = """\
     alpha : float, default=1e-4
         L2 strength: the objective is the weighted mean loss plus
-        :math:`\\\\frac{\\\\alpha}{2} \\\\sum \\\\lVert W \\\\rVert^2` over the weights
+        :math:`\\frac{\\alpha}{2} \\sum \\lVert W \\rVert^2` over the weights
         (never the biases or beta). ``alpha = 1 / (C n)`` matches scikit-learn's
         ``LogisticRegression(C=C)``.
     solver : {"lbfgs", "adam", "sgd", "gd"}
@@ -837,7 +836,7 @@ COMMON_ATTRIBUTES_DOC = """\
         Class labels (never the reject label).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
     n_iter_ : int
         Epochs (or iterations) run.
