@@ -148,7 +148,7 @@ def coverage_score(y_true, y_pred, *, reject_label, sample_weight=None):
 
     See Also
     --------
-    selective_risk_score : error rate among the accepted samples.
+    selective_risk_score : Error rate among the accepted samples.
 
     Examples
     --------
@@ -433,8 +433,8 @@ def risk_coverage_curve(y_true, y_proba, *, labels=None, sample_weight=None):
 
     See Also
     --------
-    aurc_score : area under this curve.
-    RiskCoverageDisplay : plot of this curve.
+    aurc_score : Area under this curve.
+    RiskCoverageDisplay : Plot of this curve.
 
     Examples
     --------
@@ -554,6 +554,8 @@ def _select_threshold(
         risk) and the number of candidate thresholds compared.
     """
     values, accepted, errors = _acceptance_steps(confidence, correct, sample_weight)
+    if len(values) == 0:
+        raise ValueError("No held-out sample has a positive weight; cannot choose a threshold.")
     total = accepted[-1]
     coverage = accepted / total
     last = len(values) - 1
@@ -710,9 +712,10 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
       .. math:: B(k, n) = \\mathrm{Beta}^{-1}\\!\\left(1 - \\tfrac{\\delta}{m};
                 \\; k + 1, \\; n - k\\right),
 
-      with k errors among the n accepted held-out samples. Then, for a fixed
-      classifier whose confidences on these samples are independent of them,
-      the selective risk on new data is at most r with probability at least
+      the :math:`1 - \\delta/m` quantile of a Beta distribution, with k errors
+      among the n accepted held-out samples (1 when k = n). Then, for a
+      classifier fixed before these samples were drawn (see Notes), the
+      selective risk on new data is at most r with probability at least
       :math:`1 - \\delta`. If no candidate qualifies, a warning says roughly
       how many samples would be needed and every sample is rejected
       (``threshold_ = inf``).
@@ -788,6 +791,10 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit (when the estimator records them).
 
+    See Also
+    --------
+    risk_coverage_curve : The held-out trade-off the rules choose from.
+
     Notes
     -----
     The held-out probabilities come from the k models of the
@@ -807,10 +814,6 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     Chow, C. K. (1970). On optimum recognition error and reject tradeoff.
     IEEE Transactions on Information Theory.
-
-    See Also
-    --------
-    risk_coverage_curve : the held-out trade-off the rules choose from.
 
     Examples
     --------
@@ -1115,7 +1118,7 @@ class RiskCoverageDisplay:
 
     See Also
     --------
-    risk_coverage_curve : the values plotted.
+    risk_coverage_curve : The values plotted.
 
     Examples
     --------

@@ -87,14 +87,16 @@ def test_option_changes_nothing_but_predict(fitted_pair, noisy):
     plain, rejecting = fitted_pair
     _, X_test, _, y_test = noisy
     np.testing.assert_array_equal(rejecting.classes_, plain.classes_)
-    np.testing.assert_allclose(rejecting.predict_proba(X_test), plain.predict_proba(X_test), rtol=1e-12)
-    np.testing.assert_allclose(rejecting.decision_function(X_test), plain.decision_function(X_test), rtol=1e-12)
-    np.testing.assert_allclose(rejecting.predict_log_proba(X_test), plain.predict_log_proba(X_test), rtol=1e-12)
+    for method in ("predict_proba", "decision_function", "predict_log_proba"):
+        np.testing.assert_allclose(
+            getattr(rejecting, method)(X_test), getattr(plain, method)(X_test), rtol=1e-12
+        )
     np.testing.assert_allclose(rejecting.predict_proba(X_test).sum(axis=1), 1.0)
     assert not hasattr(plain, "reject_label_")
     assert not plain.reject_mask(X_test).any()
     # score stays accuracy, rejections counting as errors
-    assert rejecting.score(X_test, y_test) == pytest.approx(np.mean(rejecting.predict(X_test) == y_test))
+    hits = rejecting.predict(X_test) == y_test
+    assert rejecting.score(X_test, y_test) == pytest.approx(np.mean(hits))
     assert rejecting.score(X_test, y_test) < plain.score(X_test, y_test)
 
 

@@ -92,12 +92,13 @@ def test_label_metrics_by_hand():
 
 
 def test_label_metrics_weighted_by_hand():
-    w = [1, 2, 3, 1, 1]  # total 8; accepted 1 + 3 + 1 = 5; the error weighs 3
-    assert coverage_score(Y_TRUE, Y_PRED, reject_label=-1, sample_weight=w) == pytest.approx(5 / 8)
-    assert selective_risk_score(Y_TRUE, Y_PRED, reject_label=-1, sample_weight=w) == pytest.approx(3 / 5)
-    assert selective_accuracy_score(Y_TRUE, Y_PRED, reject_label=-1, sample_weight=w) == pytest.approx(2 / 5)
+    kw = {"reject_label": -1, "sample_weight": [1, 2, 3, 1, 1]}
+    # total weight 8; accepted 1 + 3 + 1 = 5, of which the error weighs 3
+    assert coverage_score(Y_TRUE, Y_PRED, **kw) == pytest.approx(5 / 8)
+    assert selective_risk_score(Y_TRUE, Y_PRED, **kw) == pytest.approx(3 / 5)
+    assert selective_accuracy_score(Y_TRUE, Y_PRED, **kw) == pytest.approx(2 / 5)
     # error 3 + rejections (2 + 1) * 0.25 = 3.75 over 8
-    assert chow_loss(Y_TRUE, Y_PRED, reject_label=-1, cost=0.25, sample_weight=w) == pytest.approx(3.75 / 8)
+    assert chow_loss(Y_TRUE, Y_PRED, cost=0.25, **kw) == pytest.approx(3.75 / 8)
 
 
 def test_label_metrics_weights_act_as_repetitions():
@@ -509,8 +510,10 @@ def test_predictions_follow_the_threshold(noisy):
     # delegation to the refitted estimator
     np.testing.assert_array_equal(clf.classes_, [0, 1])
     np.testing.assert_array_equal(proba, clf.estimator_.predict_proba(X_test))
-    np.testing.assert_array_equal(clf.decision_function(X_test), clf.estimator_.decision_function(X_test))
-    np.testing.assert_array_equal(clf.predict_log_proba(X_test), clf.estimator_.predict_log_proba(X_test))
+    for method in ("decision_function", "predict_log_proba"):
+        np.testing.assert_array_equal(
+            getattr(clf, method)(X_test), getattr(clf.estimator_, method)(X_test)
+        )
     assert clf.n_features_in_ == X_train.shape[1]
     # abstaining where unsure pays: selective accuracy beats plain accuracy
     accepted_accuracy = selective_accuracy_score(y_test, y_pred, reject_label=-1)
