@@ -969,9 +969,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.cv_coverage_ = selection.coverage
         self.cv_risk_ = selection.risk
         self.risk_bound_ = selection.risk_bound if self.target_risk is not None else np.nan
-        self.reject_label_, self._reject_dtype = resolve_reject_label(
-            self.estimator_.classes_, self.reject_label
-        )
+        self.reject_label_, _ = resolve_reject_label(self.estimator_.classes_, self.reject_label)
         for name in ("n_features_in_", "feature_names_in_"):
             if hasattr(self.estimator_, name):
                 setattr(self, name, getattr(self.estimator_, name))
@@ -1003,8 +1001,11 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             string label.
         """
         proba = self._proba(X)
-        labels = self.classes_[proba.argmax(axis=1)].astype(self._reject_dtype)
-        labels[proba.max(axis=1) < self.threshold_] = self.reject_label_
+        # Resolved again, as the estimators do, so set_params(reject_label=...)
+        # after fit takes effect.
+        reject_label, dtype = resolve_reject_label(self.classes_, self.reject_label)
+        labels = self.classes_[proba.argmax(axis=1)].astype(dtype)
+        labels[proba.max(axis=1) < self.threshold_] = reject_label
         return labels
 
     def reject_mask(self, X):

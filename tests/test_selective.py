@@ -533,6 +533,8 @@ def test_string_labels_and_reject_label():
     long_label = clf.set_params(reject_label="no idea at all").fit(X, names).predict(X)
     assert long_label.dtype == np.dtype("<U14")  # widened, not object
     assert "no idea at all" in set(long_label)
+    # like the estimators, predict follows a reject_label set after fit
+    assert "?" in set(clf.set_params(reject_label="?").predict(X))
     with pytest.raises(ValueError, match="one of the classes"):
         clf.set_params(reject_label="setosa").fit(X, names)
     with pytest.raises(ValueError, match="Encode the labels"):
