@@ -708,8 +708,9 @@ def resolve_reject_label(classes, reject_label):
     classes : ndarray
         The fitted ``classes_``.
     reject_label : scalar or None
-        The user's choice; None picks -1 for numeric classes and
-        ``"reject"`` for string classes.
+        The user's choice; None picks ``"reject"`` for string classes and
+        -1 for numeric classes (0 if -1 is a class, then one below the
+        smallest class).
 
     Returns
     -------
@@ -735,8 +736,15 @@ def resolve_reject_label(classes, reject_label):
     all_strings = kind in "US" or (
         kind == "O" and all(isinstance(c, str) for c in classes)
     )
-    if reject_label is None:
-        reject_label = "reject" if all_strings else -1
+    if reject_label is None and all_strings:
+        reject_label = "reject"
+    elif reject_label is None:
+        # -1, unless it is a class (the lecture's labels are -1 and +1): then 0,
+        # then one below the smallest class.
+        taken = set(classes.tolist())
+        reject_label = next((c for c in (-1, 0) if c not in taken), None)
+        if reject_label is None:
+            reject_label = min(taken) - 1
     if kind in "US":
         if not isinstance(reject_label, str):
             raise ValueError(
@@ -827,8 +835,8 @@ COMMON_PARAMETERS_DOC = """\
         probability is below this value (Chow's rule: for a rejection cost
         c, the optimal threshold is 1 - c). None never abstains.
     reject_label : scalar or None, default=None
-        The label of rejections; None means -1 for numeric classes and
-        "reject" for string classes.
+        The label of rejections; None means "reject" for string classes and
+        -1 for numeric classes (0 when -1 is a class, as with labels -1/+1).
 """
 
 COMMON_ATTRIBUTES_DOC = """\

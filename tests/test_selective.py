@@ -630,16 +630,11 @@ _REJECTS_BY_DESIGN = (
     "sign of decision_function), but a selective classifier answers the reject "
     "label where it abstains"
 )
-_DEFAULT_LABEL_COLLIDES = (
-    "one part of the check uses the classes [-1, 1], and the default reject label "
-    "-1 is then a class, so resolve_reject_label (in _base.py) makes fit raise; "
-    "no explicit reject_label fits both that part and the string-class part"
-)
 CHECKED = [
     (
-        # Never rejects (threshold_ = 0): everything but the label clash passes.
+        # Never rejects (threshold_ = 0): passes every check.
         SelectiveClassifierCV(BCELogisticClassifier(), target_coverage=1.0, cv=2),
-        {"check_classifiers_classes": _DEFAULT_LABEL_COLLIDES},
+        {},
     ),
     (
         SelectiveClassifierCV(BCELogisticClassifier(), target_coverage=0.9, cv=2),
