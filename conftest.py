@@ -5,3 +5,10 @@ import os
 # scikit-learn's array API dispatch (and so its check_array_api_input) needs
 # scipy's array API mode, which must be switched on before scipy is imported.
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import torch  # noqa: E402
+
+# The suite runs thousands of tiny fits; torch's intra-op threads only add
+# synchronisation to those, and thrash when the cores are shared. The library
+# itself never changes this setting.
+torch.set_num_threads(1)
