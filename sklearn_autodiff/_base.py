@@ -266,7 +266,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 module,
                 self._objective,
                 data,
-                self._training_options(data.n_samples),
+                self._training_options(data.n_samples, dtype),
                 generator,
                 validation_score=validation_score,
                 optimizer_state=self._optimizer_state_ if partial and fitted else None,
@@ -408,7 +408,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return int(rs.randint(np.iinfo(np.int32).max))
         return int(np.random.SeedSequence().generate_state(1)[0])
 
-    def _training_options(self, n_samples):
+    def _training_options(self, n_samples, dtype):
         solver = self.solver
         if solver in FULL_BATCH_SOLVERS or self.batch_size == "auto":
             batch_size = min(200, n_samples) if solver not in FULL_BATCH_SOLVERS else n_samples
@@ -424,6 +424,11 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         learning_rate = self.learning_rate_init
         if learning_rate is None:
             learning_rate = DEFAULT_LEARNING_RATE[solver]
+        if learning_rate > torch.finfo(dtype).max:
+            raise ValueError(
+                f"learning_rate_init={learning_rate:g} overflows the model's dtype "
+                f"({str(dtype).replace('torch.', '')}); lower learning_rate_init."
+            )
         return TrainingOptions(
             solver=solver,
             learning_rate=learning_rate,

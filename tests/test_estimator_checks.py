@@ -18,8 +18,8 @@ _FLOAT32 = {
     "check_sample_weight_equivalence_on_sparse_data": _FLOAT32_WEIGHTS,
 }
 _UNSCALED_FIXED_STEP = (
-    "a fixed step on unscaled features (std 20) stops on the loss-improvement "
-    "rule before the extreme class weights dominate"
+    "a first-order solver with its default step on unscaled features (std 20) "
+    "stops on the loss-improvement rule before the extreme class weights dominate"
 )
 
 _SPLIT_OVER_ROWS = (
@@ -28,7 +28,10 @@ _SPLIT_OVER_ROWS = (
 )
 
 CONFIGURATIONS = [
-    (BCELogisticClassifier(solver="adam", random_state=0), {}),
+    (
+        BCELogisticClassifier(solver="adam", random_state=0),
+        {"check_class_weight_classifiers": _UNSCALED_FIXED_STEP},
+    ),
     (BCELogisticClassifier(solver="sgd", random_state=0), {}),
     (
         BCELogisticClassifier(solver="gd", random_state=0),

@@ -5,8 +5,7 @@ Every test runs over the three estimators unless it is about one of them.
 
 import os
 import pickle
-import threading
-import _thread
+import signal
 import time
 import warnings
 
@@ -330,20 +329,45 @@ def test_verbose_prints_one_line_per_epoch(data, capsys):
 # ---------------------------------------------------------------- interrupt
 
 
+class _CtrlCAtEpoch:
+    """A callback that sends the process SIGINT (Ctrl-C) at the end of an epoch."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def setup(self, estimator, context):
+        self.seen = 0
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name == "epoch":
+            self.seen += 1
+            if self.seen == self.epoch:
+                signal.raise_signal(signal.SIGINT)
+        return False
+
+    def teardown(self, estimator, context):
+        pass
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
-def test_ctrl_c_keeps_a_usable_estimator(Estimator, data):
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_ctrl_c_keeps_a_usable_estimator(Estimator, early_stopping, data):
     X, y = data
-    clf = _small(Estimator, solver="sgd", max_iter=100_000, tol=0.0, learning_rate_init=1e-3)
-    timer = threading.Timer(0.5, _thread.interrupt_main)
-    timer.start()
-    try:
-        with pytest.warns(UserWarning, match="interrupted"):
-            clf.fit(X, y)
-    finally:
-        timer.cancel()
-    assert 0 < clf.n_iter_ < 100_000
-    assert clf.score(X, y) > 0.5
+    clf = _small(Estimator, solver="sgd", learning_rate_init=0.1, max_iter=1000, tol=0.0, early_stopping=early_stopping)
+    clf.set_callbacks(_CtrlCAtEpoch(5))
+    with pytest.warns(UserWarning, match="interrupted"):
+        clf.fit(X, y)
+    # The interrupt arrived after epoch 5: training stopped there, the
+    # estimator is fitted and predicts.
+    assert clf.n_iter_ in (5, 6)
+    assert clf.score(X, y) > 0.6
     assert np.isfinite(clf.predict_proba(X)).all()
+    if early_stopping:
+        assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
 # ------------------------------------------------------- scikit-learn tools

@@ -242,7 +242,7 @@ def test_divergence_raises_with_hint_and_loses_nothing(Estimator, trouble):
     before_proba = clf.predict_proba(X0)
     clf.set_params(max_iter=200)
     if trouble == "huge learning rate":
-        clf.set_params(learning_rate_init=1e300)
+        clf.set_params(learning_rate_init=1e30)
         X = X0
     else:
         X = X0 * 1e30
@@ -251,6 +251,12 @@ def test_divergence_raises_with_hint_and_loses_nothing(Estimator, trouble):
     clf.set_params(learning_rate_init=None, max_iter=20)
     np.testing.assert_array_equal(clf.predict_proba(X0), before_proba)
     _assert_same_state(_snapshot(clf), before_state)
+
+
+def test_learning_rate_beyond_the_dtype_is_refused():
+    clf = BCELogisticClassifier(solver="sgd", dtype="float32", learning_rate_init=1e300)
+    with pytest.raises(ValueError, match="overflows the model's dtype"):
+        clf.fit(X0, Y0)
 
 
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
