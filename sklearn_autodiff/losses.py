@@ -11,7 +11,6 @@ the weight sum makes an integer weight equivalent to repeating the row.
 All functions are differentiable with :mod:`torch.autograd`.
 """
 
-import torch
 import torch.nn.functional as F
 
 __all__ = [

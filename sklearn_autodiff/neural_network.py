@@ -2,7 +2,6 @@
 
 import numbers
 
-import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 

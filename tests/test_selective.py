@@ -35,7 +35,7 @@ from sklearn_autodiff import (
     selective_accuracy_score,
     selective_risk_score,
 )
-from sklearn_autodiff.selective import (
+from sklearn_autodiff._selective_cv import (
     _binomial_upper_bound,
     _samples_needed,
     _select_threshold,

@@ -1,0 +1,609 @@
+"""SelectiveClassifierCV: learning the confidence threshold of a selective classifier.
+
+Public through :mod:`sklearn_autodiff.selective`.
+"""
+
+import numbers
+import warnings
+from collections import namedtuple
+
+import numpy as np
+from scipy.stats import beta as beta_distribution
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
+from sklearn.utils import column_or_1d, indexable
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._tags import get_tags
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ._base import resolve_reject_label
+from .selective import _acceptance_steps
+
+# --------------------------------------------------------------------------
+# Learning the threshold
+# --------------------------------------------------------------------------
+
+_Selection = namedtuple(
+    "_Selection", ["threshold", "coverage", "risk", "risk_bound", "n_candidates"]
+)
+
+# Coverages are ratios of sums of weights; this absorbs their rounding.
+_COVERAGE_TOL = 1e-12
+
+
+def _binomial_upper_bound(errors, n, delta):
+    """One-sided Clopper-Pearson upper bound on a binomial error rate.
+
+    The smallest p with :math:`P(\\mathrm{Bin}(n, p) \\le k) \\le \\delta`,
+    i.e. the :math:`1 - \\delta` quantile of :math:`\\mathrm{Beta}(k + 1, n - k)`
+    (1 when :math:`k = n`, and 1 when :math:`n = 0`: no data, no bound).
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    bound = np.ones(np.broadcast(errors, n).shape)
+    valid = (n > 0) & (errors < n)
+    k, m = np.broadcast_to(errors, bound.shape)[valid], np.broadcast_to(n, bound.shape)[valid]
+    bound[valid] = beta_distribution.ppf(1.0 - delta, k + 1.0, m - k)
+    return bound
+
+
+def _select_threshold(
+    confidence,
+    correct,
+    sample_weight=None,
+    *,
+    target_coverage=None,
+    target_risk=None,
+    reject_cost=None,
+    confidence_level=None,
+    thresholds=100,
+):
+    """Choose the rejection threshold from held-out confidences.
+
+    Exactly one of target_coverage, target_risk and reject_cost is set; the
+    rules are those documented in :class:`SelectiveClassifierCV`. A sample
+    is accepted when its confidence is >= the threshold; the threshold is 0
+    when every held-out sample is accepted and inf when none is.
+
+    Returns
+    -------
+    _Selection
+        threshold, held-out coverage and selective risk at it, the risk bound
+        (the Clopper-Pearson bound with confidence_level, else the empirical
+        risk) and the number of candidate thresholds compared.
+    """
+    values, accepted, errors = _acceptance_steps(confidence, correct, sample_weight)
+    if len(values) == 0:
+        raise ValueError("No held-out sample has a positive weight; cannot choose a threshold.")
+    total = accepted[-1]
+    coverage = accepted / total
+    last = len(values) - 1
+
+    def at(index, bound=None, n_candidates=1):
+        risk = errors[index] / accepted[index]
+        return _Selection(
+            threshold=0.0 if index == last else float(values[index]),
+            coverage=float(coverage[index]),
+            risk=float(risk),
+            risk_bound=float(risk if bound is None else bound),
+            n_candidates=n_candidates,
+        )
+
+    if target_coverage is not None:
+        # The highest threshold that accepts at least target_coverage.
+        index = int(np.searchsorted(coverage, target_coverage - _COVERAGE_TOL))
+        return at(min(index, last))
+
+    if reject_cost is not None:
+        # Chow's loss of accepting the first j groups; index 0 rejects all.
+        losses = np.r_[reject_cost, (errors + reject_cost * (total - accepted)) / total]
+        best = np.flatnonzero(losses <= losses.min() * (1 + 1e-12))[-1]
+        if best == 0:
+            return _Selection(np.inf, 0.0, np.nan, np.nan, len(losses))
+        return at(best - 1, n_candidates=len(losses))
+
+    # target_risk: candidate thresholds, then the lowest one that passes.
+    if isinstance(thresholds, numbers.Integral):
+        levels = np.arange(1, thresholds + 1) / thresholds
+        index = np.unique(np.minimum(np.searchsorted(coverage, levels - _COVERAGE_TOL), last))
+        candidates = np.where(index == last, 0.0, values[index])
+        cand_accepted, cand_errors = accepted[index], errors[index]
+    else:
+        candidates = np.unique(np.asarray(thresholds, dtype=np.float64))
+        # Number of groups with value >= candidate (values are decreasing).
+        n_groups = np.searchsorted(-values, -candidates, side="right")
+        cand_accepted = np.where(n_groups > 0, accepted[n_groups - 1], 0.0)
+        cand_errors = np.where(n_groups > 0, errors[n_groups - 1], 0.0)
+    n_candidates = len(candidates)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        risk = cand_errors / cand_accepted
+    if confidence_level is None:
+        bound = risk
+    else:
+        delta = (1.0 - confidence_level) / n_candidates
+        bound = _binomial_upper_bound(cand_errors, cand_accepted, delta)
+    passing = np.flatnonzero(bound <= target_risk)
+    if len(passing) == 0:
+        _warn_unreachable_risk(
+            risk, cand_accepted / total, total, target_risk, confidence_level, n_candidates
+        )
+        return _Selection(np.inf, 0.0, np.nan, np.nan, n_candidates)
+    # Lowest threshold = highest coverage among the candidates that pass.
+    chosen = passing[np.argmin(candidates[passing])]
+    return _Selection(
+        threshold=float(candidates[chosen]),
+        coverage=float(cand_accepted[chosen] / total),
+        risk=float(risk[chosen]),
+        risk_bound=float(bound[chosen]),
+        n_candidates=n_candidates,
+    )
+
+
+def _warn_unreachable_risk(risk, coverage, total, target_risk, confidence_level, n_candidates):
+    """Warn that no candidate meets target_risk, with what it would take."""
+    usable = coverage > 0
+    best = np.nanmin(risk[usable]) if usable.any() else np.nan
+    message = (
+        f"No threshold reaches target_risk={target_risk}: every sample will be "
+        "rejected (threshold_ = inf). "
+    )
+    if not best < target_risk:
+        message += (
+            f"The lowest cross-validated selective risk at any candidate threshold "
+            f"is {best:.3g}, above the target, so more data would not help; raise "
+            "target_risk or use a more accurate estimator."
+        )
+    else:
+        delta = (1.0 - confidence_level) / n_candidates
+        needed = min(
+            _samples_needed(p, c, target_risk, delta)
+            for p, c in zip(risk[usable], coverage[usable])
+            if p < target_risk
+        )
+        message += (
+            f"The empirical risk is below the target at some thresholds, but with "
+            f"{total:.0f} cross-validated samples its Clopper-Pearson bound at "
+            f"confidence_level={confidence_level} is not. At the same risks and "
+            f"coverages, roughly {needed:,} samples would be needed; alternatively "
+            "lower confidence_level or raise target_risk."
+        )
+    warnings.warn(message, UserWarning, stacklevel=4)
+
+
+def _samples_needed(risk, coverage, target_risk, delta):
+    """Smallest n whose bound at (risk, coverage) reaches target_risk."""
+
+    def reaches(n):
+        accepted = coverage * n
+        return _binomial_upper_bound(risk * accepted, accepted, delta)[()] <= target_risk
+
+    high = 1
+    while not reaches(high):
+        high *= 2
+        if high > 2**50:
+            return high
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if reaches(middle) else (middle, high)
+    return high
+
+
+def _estimator_has(attr):
+    """available_if check: the fitted (or else the given) estimator has attr."""
+
+    def check(self):
+        getattr(getattr(self, "estimator_", self.estimator), attr)
+        return True
+
+    return check
+
+
+class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Classifier with a reject option whose threshold is learned by cross-validation.
+
+    The confidence of a prediction is :math:`\\kappa(x) = \\max_k P(k \\mid x)`
+    from the wrapped estimator's ``predict_proba``. :meth:`fit` computes
+    cross-validated (out-of-fold) probabilities with
+    :func:`sklearn.model_selection.cross_val_predict`, chooses ``threshold_``
+    from them, then refits the estimator on all the data. :meth:`predict`
+    answers the most probable class where :math:`\\kappa(x) \\ge`
+    ``threshold_`` and ``reject_label_`` elsewhere.
+
+    Exactly one of three rules chooses the threshold (held-out coverage and
+    risk are those of the cross-validated predictions, as in
+    :func:`risk_coverage_curve`):
+
+    - ``target_coverage=c``: the highest threshold that accepts at least a
+      fraction c of the held-out samples (a weighted quantile of
+      :math:`\\kappa`), so new data is accepted at a rate close to c.
+    - ``target_risk=r``: among the candidate thresholds (see ``thresholds``),
+      the lowest one (the highest coverage) whose held-out selective risk is
+      at most r. Without ``confidence_level`` the risk is the empirical one,
+      **and there is no guarantee**: the chosen threshold sits where the
+      empirical risk just dips below r, so the true risk exceeds r about
+      half of the time. With ``confidence_level = 1 - \\delta``, the rule is
+      selection with guaranteed risk (Geifman and El-Yaniv, 2017): the risk
+      of each of the m candidates is replaced by its one-sided
+      Clopper-Pearson upper bound at level :math:`1 - \\delta / m` (the union
+      bound over the candidates),
+
+      .. math:: B(k, n) = \\mathrm{Beta}^{-1}\\!\\left(1 - \\tfrac{\\delta}{m};
+                \\; k + 1, \\; n - k\\right),
+
+      the :math:`1 - \\delta/m` quantile of a Beta distribution, with k errors
+      among the n accepted held-out samples (1 when k = n). Then, for a
+      classifier fixed before these samples were drawn (see Notes), the
+      selective risk on new data is at most r with probability at least
+      :math:`1 - \\delta`. If no candidate qualifies, a warning says roughly
+      how many samples would be needed and every sample is rejected
+      (``threshold_ = inf``).
+    - ``reject_cost=c``: the threshold that minimises the held-out Chow loss
+      (:func:`chow_loss`: an error costs 1, a rejection c), searched over
+      every held-out confidence value. For calibrated probabilities this is
+      close to Chow's rule :math:`1 - c`; being empirical, it also corrects
+      for a miscalibrated estimator. (To use :math:`1 - c` as is, set
+      ``reject_threshold=1 - c`` on one of this package's estimators.)
+
+    Every rule gives ``threshold_ = 0`` when it accepts all held-out samples,
+    so that then nothing is ever rejected, and ties in the loss or between
+    candidates are resolved towards more coverage.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        A classifier with ``fit`` and ``predict_proba``; cloned, never fitted
+        in place.
+    target_coverage : float in (0, 1], default=None
+        Fraction of samples to accept.
+    target_risk : float in [0, 1], default=None
+        Largest acceptable selective risk (error rate among accepted samples).
+    reject_cost : float in [0, 1], default=None
+        Cost of a rejection relative to an error, for Chow's loss.
+    confidence_level : float in (0, 1), default=None
+        Only with ``target_risk``: the probability :math:`1 - \\delta` with
+        which the selective risk is guaranteed to be at most ``target_risk``.
+        None uses the empirical risk, without a guarantee.
+    cv : int, cross-validation generator or iterable, default=5
+        How to split the data for the out-of-fold probabilities, as in
+        :func:`sklearn.model_selection.cross_val_predict`; an int k means
+        stratified k-fold.
+    thresholds : int or array-like, default=100
+        Candidate thresholds of the ``target_risk`` rule. An int T takes the
+        highest thresholds accepting at least 1/T, 2/T, ..., 1 of the held-out
+        samples (duplicates removed); an array gives the candidates. The union
+        bound divides :math:`\\delta` by their number, so fewer candidates give
+        a tighter bound but a coarser choice.
+    reject_label : scalar or None, default=None
+        The label of rejections; None means -1 for numeric classes and
+        ``"reject"`` for string classes. It must not be a class and must be
+        representable in the classes' dtype (see ``reject_label_``).
+    n_jobs : int, default=None
+        Number of folds fitted in parallel by ``cross_val_predict``.
+    random_state : int, RandomState instance or None, default=None
+        Used only when ``cv`` is an int: the stratified folds are then
+        shuffled with this seed. None keeps the samples' order (unshuffled
+        folds, as scikit-learn's ``cv=5`` does). It does not seed the
+        estimator; set the estimator's own ``random_state`` for that.
+
+    Attributes
+    ----------
+    estimator_ : estimator instance
+        The estimator refitted on all the data.
+    threshold_ : float
+        Samples with confidence below it are rejected; 0 never rejects, inf
+        always does.
+    cv_coverage_ : float
+        Held-out coverage at ``threshold_``.
+    cv_risk_ : float
+        Held-out selective risk at ``threshold_`` (nan if nothing accepted).
+    risk_bound_ : float
+        With ``target_risk``: the bound that was compared to it (the
+        Clopper-Pearson bound with ``confidence_level``, else the empirical
+        risk). nan for the other rules.
+    reject_label_ : scalar
+        The label :meth:`predict` answers for rejected samples.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (never the reject label).
+    n_features_in_ : int
+        Number of features seen during fit (when the estimator records it).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit (when the estimator records them).
+
+    See Also
+    --------
+    risk_coverage_curve : The held-out trade-off the rules choose from.
+
+    Notes
+    -----
+    The held-out probabilities come from the k models of the
+    cross-validation, while ``estimator_`` is refitted on all the data, so
+    it is a slightly different (usually better) model; a guarantee computed
+    from the out-of-fold predictions transfers to it only approximately.
+    For a guarantee that holds exactly for the deployed model, fit the model
+    on its own training data, wrap it in
+    :class:`sklearn.frozen.FrozenEstimator` and fit this class on separate
+    calibration data: the frozen model is never refitted, and its
+    out-of-fold confidences are then its confidences on data it never saw.
+
+    References
+    ----------
+    Geifman, Y. and El-Yaniv, R. (2017). Selective classification for deep
+    neural networks. NeurIPS.
+
+    Chow, C. K. (1970). On optimum recognition error and reject tradeoff.
+    IEEE Transactions on Information Theory.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_autodiff import (BCELogisticClassifier, SelectiveClassifierCV,
+    ...                               coverage_score)
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> base = make_pipeline(StandardScaler(), BCELogisticClassifier(alpha=1e-2))
+    >>> clf = SelectiveClassifierCV(base, target_coverage=0.9).fit(X_train, y_train)
+    >>> y_pred = clf.predict(X_test)
+    >>> round(coverage_score(y_test, y_pred, reject_label=clf.reject_label_), 1)
+    0.9
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "target_coverage": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "target_risk": [Interval(numbers.Real, 0, 1, closed="both"), None],
+        "reject_cost": [Interval(numbers.Real, 0, 1, closed="both"), None],
+        "confidence_level": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "cv": ["cv_object"],
+        "thresholds": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+        "reject_label": "no_validation",
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        target_coverage=None,
+        target_risk=None,
+        reject_cost=None,
+        confidence_level=None,
+        cv=5,
+        thresholds=100,
+        reject_label=None,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.target_coverage = target_coverage
+        self.target_risk = target_risk
+        self.reject_cost = reject_cost
+        self.confidence_level = confidence_level
+        self.cv = cv
+        self.thresholds = thresholds
+        self.reject_label = reject_label
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _check_rule(self):
+        rules = {
+            "target_coverage": self.target_coverage,
+            "target_risk": self.target_risk,
+            "reject_cost": self.reject_cost,
+        }
+        chosen = [name for name, value in rules.items() if value is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "Set exactly one of target_coverage, target_risk and reject_cost "
+                f"to choose how the threshold is learned; got {len(chosen)}"
+                + (f" ({', '.join(chosen)})." if chosen else ".")
+            )
+        if self.confidence_level is not None and self.target_risk is None:
+            raise ValueError(
+                "confidence_level only applies to target_risk (it is the "
+                "probability that the selective risk is at most target_risk); "
+                f"it cannot be used with {chosen[0]}."
+            )
+        if not isinstance(self.thresholds, numbers.Integral):
+            candidates = np.asarray(self.thresholds, dtype=np.float64)
+            if candidates.ndim != 1 or len(candidates) == 0 or not np.isfinite(candidates).all():
+                raise ValueError(
+                    "thresholds must be an int or a non-empty 1-D array of finite "
+                    f"candidate thresholds, got {self.thresholds!r}."
+                )
+
+    def _splitter(self, y):
+        if isinstance(self.cv, numbers.Integral) and self.random_state is not None:
+            return StratifiedKFold(self.cv, shuffle=True, random_state=self.random_state)
+        return check_cv(self.cv, y, classifier=True)
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the estimator is not validated yet
+    def fit(self, X, y, sample_weight=None):
+        """Learn ``threshold_`` from out-of-fold probabilities, then refit.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (anything the estimator accepts).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights, passed to the estimator's ``fit`` (in each
+            fold and in the final refit) and used in the held-out coverage
+            and risk; a weight k acts as k copies of a sample.
+
+        Returns
+        -------
+        self : object
+            The fitted meta-estimator.
+        """
+        self._check_rule()
+        X, y = indexable(X, y)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) < 2:
+            found = f"only one class: {classes[0]!r}" if len(classes) else "no samples"
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, but the "
+                f"data contains {found}."
+            )
+        # Check the reject label now, before the costly cross-validation.
+        resolve_reject_label(classes, self.reject_label)
+        fit_params = {}
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            fit_params["sample_weight"] = sample_weight
+
+        proba = cross_val_predict(
+            clone(self.estimator),
+            X,
+            y,
+            cv=self._splitter(y),
+            method="predict_proba",
+            n_jobs=self.n_jobs,
+            params=fit_params,
+        )
+        proba = np.asarray(proba)
+        correct = proba.argmax(axis=1) == np.searchsorted(classes, y)
+        selection = _select_threshold(
+            proba.max(axis=1),
+            correct,
+            sample_weight,
+            target_coverage=self.target_coverage,
+            target_risk=self.target_risk,
+            reject_cost=self.reject_cost,
+            confidence_level=self.confidence_level,
+            thresholds=self.thresholds,
+        )
+
+        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+        self.threshold_ = selection.threshold
+        self.cv_coverage_ = selection.coverage
+        self.cv_risk_ = selection.risk
+        self.risk_bound_ = selection.risk_bound if self.target_risk is not None else np.nan
+        self.reject_label_, _ = resolve_reject_label(self.estimator_.classes_, self.reject_label)
+        for name in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self.estimator_, name):
+                setattr(self, name, getattr(self.estimator_, name))
+        return self
+
+    @property
+    def classes_(self):
+        """The class labels, those of ``estimator_``."""
+        return self.estimator_.classes_
+
+    def _proba(self, X):
+        check_is_fitted(self)
+        return np.asarray(self.estimator_.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class, or ``reject_label_`` below ``threshold_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            ``classes_[argmax_k P(k | x)]`` where
+            :math:`\\max_k P(k \\mid x) \\ge` ``threshold_``, ``reject_label_``
+            elsewhere; the dtype is that of ``classes_``, widened for a longer
+            string label.
+        """
+        proba = self._proba(X)
+        # Resolved again, as the estimators do, so set_params(reject_label=...)
+        # after fit takes effect.
+        reject_label, dtype = resolve_reject_label(self.classes_, self.reject_label)
+        labels = self.classes_[proba.argmax(axis=1)].astype(dtype)
+        labels[proba.max(axis=1) < self.threshold_] = reject_label
+        return labels
+
+    def reject_mask(self, X):
+        """Which samples :meth:`predict` rejects.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        mask : ndarray of bool, shape (n_samples,)
+            True where :math:`\\max_k P(k \\mid x) <` ``threshold_``.
+        """
+        return self._proba(X).max(axis=1) < self.threshold_
+
+    def predict_proba(self, X):
+        """Class probabilities of ``estimator_`` (unaffected by rejection).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of ``estimator_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.estimator_.predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of ``estimator_`` (unaffected by rejection).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            As returned by the estimator.
+        """
+        check_is_fitted(self)
+        return self.estimator_.decision_function(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator)
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.classifier_tags.multi_class = inner.classifier_tags.multi_class
+        return tags
