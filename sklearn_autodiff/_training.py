@@ -1,4 +1,4 @@
-"""The one optimisation loop shared by every estimator.
+r"""The one optimisation loop shared by every estimator.
 
 This module knows about optimisation only: an ``objective(module, X, target,
 sample_weight)`` returning a scalar tensor, the module's trainable parameters,
