@@ -453,29 +453,28 @@ class _Newton:
         hessian = self._hessian(grad).detach()
         if not bool(torch.isfinite(hessian).all()):
             return False
-        try:
-            eigvals, eigvecs = torch.linalg.eigh(hessian)
-        except torch.linalg.LinAlgError:
+        direction = _newton_direction(hessian, grad_value)
+        if direction is None:
             return False
-        cutoff = eigvals.abs().max() * eigvals.new_tensor(1e-12)
-        inverse = torch.where(eigvals > cutoff, 1.0 / eigvals, torch.zeros_like(eigvals))
-        direction = -(eigvecs @ (inverse * (eigvecs.T @ grad_value)))
         slope = float(grad_value @ direction)
-        base = float(loss.detach())
-        start = [p.detach().clone() for p in self.params]
-        self._point = None
         if not slope < 0:
             return False
+        base = float(loss.detach())
+        start = [p.detach().clone() for p in self.params]
         scale = 1.0
-        data = self.data
         for _ in range(NEWTON_MAX_HALVINGS):
             _assign(self.params, start, direction, scale)
-            with torch.no_grad():
-                trial = float(self.objective(self.module, data.X, data.target, data.weight))
-            if np.isfinite(trial) and trial <= base + 1e-4 * scale * slope:
+            # Evaluated with its graph: an accepted trial is the next point,
+            # whose gradient and Hessian come from this same pass.
+            trial = self._evaluate()
+            value = float(trial[0].detach())
+            if np.isfinite(value) and value <= base + 1e-4 * scale * slope:
+                self._point = trial
                 return True
             scale *= 0.5
-        _assign(self.params, start, direction, 0.0)
+        with torch.no_grad():
+            for p, p0 in zip(self.params, start):
+                p.copy_(p0)
         return False
 
     def iteration(self):
@@ -497,6 +496,30 @@ class _Newton:
                 return
             if not self.step():
                 return
+
+
+def _newton_direction(hessian, grad):
+    """:math:`-H^{+} g`, or None when the Hessian cannot be factored.
+
+    A well-conditioned Hessian (every strictly convex objective away from
+    overflow) is solved through its Cholesky factor, five times cheaper than
+    the eigendecomposition; a singular or ill-conditioned one (the tanh
+    model's scale redundancy) through the pseudo-inverse from ``eigh``,
+    which leaves the flat directions alone.
+    """
+    factor, info = torch.linalg.cholesky_ex(hessian)
+    if int(info) == 0:
+        diagonal = factor.diagonal()
+        # diag(L)^2 bounds the spread of the eigenvalues from inside.
+        if float(diagonal.min()) > 1e-6 * float(diagonal.max()):
+            return -torch.cholesky_solve(grad.unsqueeze(1), factor).squeeze(1)
+    try:
+        eigvals, eigvecs = torch.linalg.eigh(hessian)
+    except torch.linalg.LinAlgError:
+        return None
+    cutoff = eigvals.abs().max() * eigvals.new_tensor(1e-12)
+    inverse = torch.where(eigvals > cutoff, 1.0 / eigvals, torch.zeros_like(eigvals))
+    return -(eigvecs @ (inverse * (eigvecs.T @ grad)))
 
 
 def _assign(params, start, step, scale):
