@@ -283,6 +283,34 @@ def _clone_state(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+class _LastGoodState:
+    """The module's state at the end of the last finished epoch.
+
+    Kept for Ctrl-C, so it is written every epoch: into two preallocated
+    copies used in turn, which costs one ``copy_`` per tensor (cloning a
+    ``state_dict`` took 8% of a one-batch epoch). An interrupt while one
+    copy is being written leaves the other, complete one.
+    """
+
+    def __init__(self, module):
+        self._live = module.state_dict(keep_vars=True)
+        self._copies = [_clone_state(module), None]
+        self._current = 0
+
+    def update(self):
+        spare = 1 - self._current
+        if self._copies[spare] is None:
+            self._copies[spare] = {k: v.detach().clone() for k, v in self._live.items()}
+        else:
+            with torch.no_grad():
+                for name, tensor in self._live.items():
+                    self._copies[spare][name].copy_(tensor)
+        self._current = spare
+
+    def state(self):
+        return self._copies[self._current]
+
+
 def _set_grads_to_none(params):
     # Cheaper than optimizer.zero_grad(), which goes through profiler hooks.
     for p in params:
@@ -613,7 +641,7 @@ def train(
     history = TrainingHistory()
     stopper = _Stopper(options.tol, options.n_iter_no_change)
     best_state = None
-    last_good_state = _clone_state(module)
+    last_good_state = _LastGoodState(module)
     closure = None
     if newton is None and options.solver in FULL_BATCH_SOLVERS:
         # gd never comes back to a point it evaluated: nothing to remember.
@@ -648,7 +676,7 @@ def train(
                 if best_state is None or score > history.best_validation_score:
                     history.best_validation_score = score
                     best_state = _clone_state(module)
-            last_good_state = _clone_state(module)
+            last_good_state.update()
             if options.verbose:
                 line = f"Iteration {epoch + 1}, loss = {loss:.8f}"
                 if score is not None:
@@ -667,7 +695,7 @@ def train(
         history.converged = True
     except KeyboardInterrupt:
         history.interrupted = True
-        module.load_state_dict(best_state if best_state is not None else last_good_state)
+        module.load_state_dict(best_state if best_state is not None else last_good_state.state())
         warnings.warn(
             f"Training interrupted after {history.n_iter} iteration(s); keeping the "
             "best parameters seen so far.",
