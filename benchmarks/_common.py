@@ -170,6 +170,30 @@ def timed(fn, repeats=5, warmup=1, device=None):
     return statistics.median(times), times, result
 
 
+def timed_interleaved(fns, repeats=5, warmup=1, device=None):
+    """Time several callables in alternation; return ``{name: (median, times, result)}``.
+
+    Each round runs every callable once, starting with a different one each
+    round, so that slow drifts of a shared machine (other virtual machines,
+    memory traffic that ``/proc`` does not show) reach all of them alike and
+    their ratios stay put. Each run is checked and redone like a repeat of
+    :func:`timed`.
+    """
+    names = list(fns)
+    results = {name: None for name in names}
+    times = {name: [] for name in names}
+    for name in names:
+        for _ in range(warmup):
+            results[name] = fns[name]()
+            sync(device)
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            _, [seconds], results[name] = timed(fns[name], repeats=1, warmup=0, device=device)
+            times[name].append(seconds)
+    return {name: (statistics.median(times[name]), times[name], results[name]) for name in names}
+
+
 def format_table(columns, rows):
     """Render ``rows`` (dicts) as a Markdown table with ``columns`` (key, title, fmt)."""
     header = "| " + " | ".join(title for _, title, _ in columns) + " |"

@@ -31,11 +31,11 @@ import torch.nn.functional as F  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from benchmarks._common import report, timed, wait_for_quiet  # noqa: E402
+from benchmarks._common import report, timed_interleaved, wait_for_quiet  # noqa: E402
 from sklearn_autodiff import BCELogisticClassifier  # noqa: E402
 
 N_SAMPLES, N_FEATURES, N_TRAIN = 200_000, 100, 160_000
-REPEATS = 5
+REPEATS = 7
 
 
 def load_data():
@@ -69,76 +69,90 @@ def bare_torch_lbfgs(X, y, alpha, tol=1e-4, max_iter=100):
 def main():
     background = wait_for_quiet()
     X_train, y_train, X_test, y_test = load_data()
+    Xt_train, yt_train = torch.from_numpy(X_train), torch.from_numpy(y_train)
+    Xt_test, yt_test = torch.from_numpy(X_test), torch.from_numpy(y_test)
+    yf_train = yt_train.to(torch.float32)
     alpha = 1.0 / len(y_train)
     rows, notes = [], []
 
-    # -- scikit-learn on numpy, first: before torch's threads have run here
-    sk_time, _, sk = timed(lambda: LogisticRegression().fit(X_train, y_train), REPEATS)
-    sk_row = dict(model="LogisticRegression() lbfgs, numpy", fit_s=sk_time,
-                  n_iter=int(sk.n_iter_[0]), ms_per_iter=1e3 * sk_time / sk.n_iter_[0],
-                  accuracy=sk.score(X_test, y_test))
+    def array_api_fit():
+        with sklearn.config_context(array_api_dispatch=True):
+            return LogisticRegression().fit(Xt_train, yt_train)
 
-    # -- ours
-    ours_time, _, ours = timed(
-        lambda: BCELogisticClassifier(alpha=alpha).fit(X_train, y_train), REPEATS
-    )
+    w0, r0 = torch.randn(N_FEATURES), torch.randn(len(y_train))
+
+    def floor_10():  # ten gradients' products, long enough for the load check
+        for _ in range(10):
+            Xt_train @ w0, Xt_train.T @ r0
+
+    def stream_50():
+        for _ in range(50):
+            Xt_train.sum()
+
+    fns = {
+        "ours": lambda: BCELogisticClassifier(alpha=alpha).fit(X_train, y_train),
+        "sklearn": lambda: LogisticRegression().fit(X_train, y_train),
+        "array_api": array_api_fit,
+        "bare": lambda: bare_torch_lbfgs(Xt_train, yf_train, alpha),
+        "floor": floor_10,
+        "stream": stream_50,
+    }
+    try:
+        if _SCIPY_ALREADY_IMPORTED:
+            raise RuntimeError("scipy was imported before SCIPY_ARRAY_API=1 could be set")
+        import array_api_compat  # noqa: F401
+
+        array_api_fit()
+    except Exception as exc:  # report, do not hide, why the row is missing
+        notes.append(f"array API row skipped: {type(exc).__name__}: {exc}")
+        del fns["array_api"]
+    timings = timed_interleaved(fns, REPEATS)
+
+    ours_time, _, ours = timings["ours"]
     ours_acc = ours.score(X_test, y_test)
     ours_per_iter = ours_time / ours.n_iter_
     rows.append(dict(model="BCELogisticClassifier (ours, lbfgs)", fit_s=ours_time,
                      n_iter=ours.n_iter_, ms_per_iter=1e3 * ours_per_iter,
                      accuracy=ours_acc, ratio=1.0))
 
-    sk_row["ratio"] = ours_time / sk_time
-    rows.append(sk_row)
+    sk_time, _, sk = timings["sklearn"]
+    sk_acc = sk.score(X_test, y_test)
+    rows.append(dict(model="LogisticRegression() lbfgs, numpy", fit_s=sk_time,
+                     n_iter=int(sk.n_iter_[0]), ms_per_iter=1e3 * sk_time / sk.n_iter_[0],
+                     accuracy=sk_acc, ratio=ours_time / sk_time))
 
-    # -- scikit-learn with array API dispatch on torch CPU tensors
-    Xt_train, yt_train = torch.from_numpy(X_train), torch.from_numpy(y_train)
-    Xt_test, yt_test = torch.from_numpy(X_test), torch.from_numpy(y_test)
-    try:
-        if _SCIPY_ALREADY_IMPORTED:
-            raise RuntimeError("scipy was imported before SCIPY_ARRAY_API=1 could be set")
-        import array_api_compat  # noqa: F401
-
+    if "array_api" in timings:
+        aa_time, _, aa = timings["array_api"]
         with sklearn.config_context(array_api_dispatch=True):
-            aa_time, _, aa = timed(
-                lambda: LogisticRegression().fit(Xt_train, yt_train), REPEATS
-            )
             aa_acc = float(aa.score(Xt_test, yt_test))
-            aa_iter = int(aa.n_iter_[0])
+        aa_iter = int(aa.n_iter_[0])
         rows.append(dict(model="LogisticRegression() lbfgs, array API on torch", fit_s=aa_time,
                          n_iter=aa_iter, ms_per_iter=1e3 * aa_time / aa_iter,
                          accuracy=aa_acc, ratio=ours_time / aa_time))
-    except Exception as exc:  # report, do not hide, why the row is missing
-        notes.append(f"array API row skipped: {type(exc).__name__}: {exc}")
 
-    # -- bare torch L-BFGS, same objective
-    yf_train = yt_train.to(torch.float32)
-    bare_time, _, (w, b, bare_iter) = timed(
-        lambda: bare_torch_lbfgs(Xt_train, yf_train, alpha), REPEATS
-    )
+    bare_time, _, (w, b, bare_iter) = timings["bare"]
     bare_acc = float((((Xt_test @ w + b) > 0).long() == yt_test).float().mean())
     rows.append(dict(model="bare torch.optim.LBFGS (strong Wolfe)", fit_s=bare_time,
                      n_iter=bare_iter, ms_per_iter=1e3 * bare_time / bare_iter,
                      accuracy=bare_acc, ratio=ours_time / bare_time))
 
-    # -- the floor: forward and gradient matrix-vector products over X
-    w0 = torch.randn(N_FEATURES)
-    r0 = torch.randn(len(y_train))
-    floor, _, _ = timed(lambda: (Xt_train @ w0, Xt_train.T @ r0), repeats=20, warmup=3)
+    floor = timings["floor"][0] / 10
     rows.append(dict(model="floor: X @ w + X.T @ r (one gradient)", ms_per_iter=1e3 * floor,
                      ratio=ours_per_iter / floor))
     # What the memory allows: one streaming pass over X.
-    stream, _, _ = timed(lambda: Xt_train.sum(), repeats=20, warmup=3)
+    stream = timings["stream"][0] / 50
     rows.append(dict(model="memory: one pass over X (X.sum())", ms_per_iter=1e3 * stream,
                      ratio=ours_per_iter / stream))
 
     notes += [
         f"data: make_classification({N_SAMPLES} x {N_FEATURES}, n_informative=30, "
         f"float32), {N_TRAIN} train / {N_SAMPLES - N_TRAIN} test; alpha = 1/n = C=1.",
-        f"times: median of {REPEATS} fits after one warm-up fit; ms/iter = fit time / n_iter.",
+        f"times: median of {REPEATS} rounds after one warm-up; each round runs every row once, "
+        "in rotating order, so drifts of the shared machine reach all rows alike; "
+        "ms/iter = fit time / n_iter.",
         "ratio: our figure / this row's figure (fit time; for the floor and memory rows, "
         "our ms per iteration / theirs).",
-        f"accuracy gap ours - LogisticRegression: {100 * (ours_acc - sk_row['accuracy']):+.2f} points.",
+        f"accuracy gap ours - LogisticRegression: {100 * (ours_acc - sk_acc):+.2f} points.",
     ]
     columns = [
         ("model", "model", ""),

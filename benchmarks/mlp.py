@@ -26,7 +26,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from torch import nn  # noqa: E402
 
-from benchmarks._common import report, timed, wait_for_quiet  # noqa: E402
+from benchmarks._common import report, timed_interleaved, wait_for_quiet  # noqa: E402
 from sklearn_autodiff import MLPSoftmaxClassifier  # noqa: E402
 
 N_SAMPLES, N_FEATURES, N_CLASSES, N_TRAIN = 50_000, 50, 5, 40_000
@@ -92,29 +92,20 @@ def main():
         rows.append(dict(model=name, s_per_epoch=seconds / epochs,
                          samples_per_s=epochs * N_TRAIN / seconds, accuracy=accuracy))
 
-    sk_est = lambda: MLPClassifier(  # noqa: E731
-        HIDDEN, activation="relu", solver="adam", learning_rate_init=LR, batch_size=BATCH,
-        alpha=SK_ALPHA, max_iter=EPOCHS, tol=0.0, random_state=0,
-    )
-    # scikit-learn first: before torch's threads have run in this process.
-    sk_seconds, _, sk = timed(lambda: sk_est().fit(X_train, y_train), REPEATS)
-
     ours_est = lambda: MLPSoftmaxClassifier(  # noqa: E731
         HIDDEN, "relu", solver="adam", learning_rate_init=LR, batch_size=BATCH,
         alpha=OUR_ALPHA, max_iter=EPOCHS, tol=0.0, random_state=0,
     )
-    seconds, _, ours = timed(lambda: ours_est().fit(X_train, y_train), REPEATS)
-    add("MLPSoftmaxClassifier (ours)", seconds, ours.n_iter_, ours.score(X_test, y_test))
-
-    seconds, _, model = timed(lambda: bare_loop(Xt_train, yt_train, EPOCHS), REPEATS)
-    add("bare torch loop, Adam", seconds, EPOCHS, torch_accuracy(model, Xt_test, yt_test))
-
-    seconds, _, model = timed(lambda: bare_loop(Xt_train, yt_train, EPOCHS, fused=True), REPEATS)
-    add("bare torch loop, Adam(fused=True)", seconds, EPOCHS,
-        torch_accuracy(model, Xt_test, yt_test))
-
-    add("MLPClassifier", sk_seconds, sk.n_iter_, sk.score(X_test, y_test))
-
+    sk_est = lambda: MLPClassifier(  # noqa: E731
+        HIDDEN, activation="relu", solver="adam", learning_rate_init=LR, batch_size=BATCH,
+        alpha=SK_ALPHA, max_iter=EPOCHS, tol=0.0, random_state=0,
+    )
+    fns = {
+        "ours": lambda: ours_est().fit(X_train, y_train),
+        "bare": lambda: bare_loop(Xt_train, yt_train, EPOCHS),
+        "fused": lambda: bare_loop(Xt_train, yt_train, EPOCHS, fused=True),
+        "sklearn": lambda: sk_est().fit(X_train, y_train),
+    }
     try:
         from skorch import NeuralNetClassifier
 
@@ -127,11 +118,24 @@ def main():
             )
             return net.fit(X_train, y_train)
 
-        seconds, _, net = timed(skorch_fit, REPEATS)
-        add("skorch NeuralNetClassifier (same module)", seconds, EPOCHS,
-            float(net.score(X_test, y_test)))
+        fns["skorch"] = skorch_fit
     except ImportError:
         notes.append("skorch row skipped: skorch is not installed (pip install skorch).")
+    timings = timed_interleaved(fns, REPEATS)
+
+    seconds, _, ours = timings["ours"]
+    add("MLPSoftmaxClassifier (ours)", seconds, ours.n_iter_, ours.score(X_test, y_test))
+    seconds, _, model = timings["bare"]
+    add("bare torch loop, Adam", seconds, EPOCHS, torch_accuracy(model, Xt_test, yt_test))
+    seconds, _, model = timings["fused"]
+    add("bare torch loop, Adam(fused=True)", seconds, EPOCHS,
+        torch_accuracy(model, Xt_test, yt_test))
+    seconds, _, sk = timings["sklearn"]
+    add("MLPClassifier", seconds, sk.n_iter_, sk.score(X_test, y_test))
+    if "skorch" in timings:
+        seconds, _, net = timings["skorch"]
+        add("skorch NeuralNetClassifier (same module)", seconds, EPOCHS,
+            float(net.score(X_test, y_test)))
 
     ours_epoch = rows[0]["s_per_epoch"]
     for row in rows:
@@ -141,7 +145,9 @@ def main():
         f"data: make_classification({N_SAMPLES} x {N_FEATURES}, n_informative=20, "
         f"n_classes={N_CLASSES}, float32), {N_TRAIN} train / {N_SAMPLES - N_TRAIN} test.",
         f"hidden {HIDDEN} relu, Adam lr {LR}, batch {BATCH}, {EPOCHS} epochs per fit "
-        f"(tol=0); s/epoch = median fit time of {REPEATS} fits (after one warm-up) / epochs.",
+        f"(tol=0); s/epoch = median fit time over {REPEATS} rounds (after one warm-up) / "
+        "epochs; each round runs every row once, in rotating order, so drifts of the "
+        "shared machine reach all rows alike.",
         f"penalty: MLPClassifier alpha={SK_ALPHA}; ours alpha={SK_ALPHA}/{BATCH} "
         "(same objective); the bare loops and skorch have none.",
         "ratio: our seconds per epoch / this row's.",

@@ -25,7 +25,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from benchmarks._common import report, timed, wait_for_quiet  # noqa: E402
+from benchmarks._common import report, timed_interleaved, wait_for_quiet  # noqa: E402
 from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier  # noqa: E402
 
 REPEATS_LINEAR = 7
@@ -39,17 +39,26 @@ def datasets():
     yield "breast cancer (569 x 30, standardized)", StandardScaler().fit_transform(X), y
 
 
-def _time_fits(make, X, y, repeats):
-    """Median seconds of one fit, timing groups of fits of at least 0.2 s.
+def _time_fits(makes, X, y, repeats):
+    """Median seconds of one fit for each estimator factory, and a fitted one.
 
-    A group is long enough for the background-load check of :func:`timed`
-    to see other processes; its time is divided by its number of fits.
+    Fits are timed in groups lasting at least 0.2 s (long enough for the
+    background-load check of :func:`timed`), divided by the group size; the
+    estimators alternate round by round (:func:`timed_interleaved`).
     """
-    start = time.perf_counter()
-    make().fit(X, y)
-    group = max(1, math.ceil(0.2 / max(time.perf_counter() - start, 1e-6)))
-    seconds, _, fitted = timed(lambda: [make().fit(X, y) for _ in range(group)][-1], repeats)
-    return seconds / group, fitted
+    fns = {}
+    for index, make in enumerate(makes):
+        start = time.perf_counter()
+        make().fit(X, y)
+        group = max(1, math.ceil(0.2 / max(time.perf_counter() - start, 1e-6)))
+        fns[index] = (lambda make=make, group=group:
+                      (group, [make().fit(X, y) for _ in range(group)][-1]))
+    timings = timed_interleaved(fns, repeats)
+    out = []
+    for index in range(len(makes)):
+        seconds, _, (group, fitted) = timings[index]
+        out.append((seconds / group, fitted))
+    return out
 
 
 def main():
@@ -84,9 +93,7 @@ def main():
             ),
         ]
         for task, ours_name, ours_make, ref_name, ref_make, repeats in pairs:
-            # The reference first, before torch's threads have run in this process.
-            ref_s, ref = _time_fits(ref_make, X, y, repeats)
-            ours_s, ours = _time_fits(ours_make, X, y, repeats)
+            (ours_s, ours), (ref_s, ref) = _time_fits([ours_make, ref_make], X, y, repeats)
             ref_iter = ref.n_iter_
             ref_iter = int(ref_iter[0]) if hasattr(ref_iter, "__len__") else int(ref_iter)
             rows.append(dict(
@@ -96,9 +103,9 @@ def main():
                 ratio=ours_s / ref_s,
             ))
     notes = [
-        f"times: median over {REPEATS_LINEAR} (linear) or {REPEATS_MLP} (MLP) repeats, after "
-        "warm-up, of a group of fits lasting at least 0.2 s, divided by the group size; "
-        "accuracy on the training data.",
+        f"times: median over {REPEATS_LINEAR} (linear) or {REPEATS_MLP} (MLP) rounds, after "
+        "warm-up, of a group of fits lasting at least 0.2 s, divided by the group size; ours "
+        "and the reference alternate round by round; accuracy on the training data.",
         "LogisticRegression() fits one multinomial model; BCELogisticClassifier fits "
         "one-vs-rest binary models (its lbfgs solver takes exact Newton steps on models "
         "this small). On raw Iris LogisticRegression stops at max_iter=100 unconverged.",
