@@ -1,5 +1,6 @@
 """scikit-learn classifiers whose training objective is a PyTorch autograd graph."""
 
+from ._base import AutodiffClassifier
 from .linear_model import BCELogisticClassifier, TanhLogisticClassifier
 from .neural_network import MLPSoftmaxClassifier
 from .selective import (
@@ -14,6 +15,7 @@ from .selective import (
 )
 
 __all__ = [
+    "AutodiffClassifier",
     "BCELogisticClassifier",
     "MLPSoftmaxClassifier",
     "RiskCoverageDisplay",

@@ -1,12 +1,16 @@
-"""The scikit-learn side shared by every estimator.
+"""The public base class: a scikit-learn classifier around a torch module.
 
-Validation, label encoding, device and dtype, the ``fit`` pipeline, the
-predict methods, the reject option, pickling and estimator tags live here.
-A concrete estimator only supplies its math through the hooks at the bottom
-of :class:`AutodiffClassifier` (module, targets, objective, probabilities).
+An estimator is a module (:meth:`AutodiffClassifier.build_module`), a head
+(the loss, link and target encoding: :mod:`._heads`) and its fitted arrays.
+This class holds the scikit-learn side: parameters, ``fit`` as a chain of
+small steps, the predict methods and the tags. Solvers live in
+:mod:`._solvers`, the training loop and its policies in :mod:`._training`,
+input conversion in :mod:`._data`, the reject option in :mod:`._reject`,
+persistence in :mod:`._persistence`, the thread policy in :mod:`._threads`.
 """
 
 import copy
+import inspect
 import numbers
 import warnings
 
@@ -15,12 +19,12 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import compute_class_weight
 from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.metrics import accuracy_score
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
@@ -30,26 +34,34 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _persistence
 from ._data import (
+    PREDICT_CHUNK_ROWS,
     OutputSpace,
     check_tensor_input,
     host_array,
     iter_row_chunks,
     resolve_device,
+    tensor_rows,
     to_numpy,
     to_tensor,
     torch_dtype,
 )
-from ._training import (
+from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
+from ._heads import SoftmaxCrossEntropy
+from ._reject import reject_mask_from_log_proba, resolve_reject_label
+from ._solvers import (
     DEFAULT_LEARNING_RATE,
     FULL_BATCH_SOLVERS,
     SOLVERS,
     NonFiniteLossError,
-    StopTraining,
-    TrainingData,
+    Problem,
     TrainingOptions,
-    train,
+    choose_solver,
 )
+from ._threads import thread_budget
+from ._training import NoImprovement, PrintProgress, StopTraining, train
+from .losses import l2_penalty
 
 _SPARSE_FORMATS = ("csr", "csc")
 
@@ -59,12 +71,80 @@ DIVERGENCE_HINT = (
 )
 
 
-class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
-    """Base class of the autograd-trained classifiers (not for direct use).
+def _merged_signature(cls):
+    """``cls.__init__``'s signature with the ``**kwargs`` it forwards spelled out.
 
-    See the concrete classes for the parameters; all of them are described
-    in :class:`~sklearn_autodiff.BCELogisticClassifier`.
+    A subclass may write ``def __init__(self, *, width=16, **kwargs)`` and
+    pass ``kwargs`` on; scikit-learn reads parameters from the signature, so
+    the parent's parameters are added to it (the subclass's defaults win).
     """
+    init = cls.__dict__["__init__"]
+    signature = inspect.signature(init)
+    params = list(signature.parameters.values())
+    if not any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    own = [p for p in params if p.kind != p.VAR_KEYWORD]
+    names = {p.name for p in own}
+    parent = inspect.signature(super(cls, cls).__init__)
+    inherited = [
+        p.replace(kind=p.KEYWORD_ONLY)
+        for p in parent.parameters.values()
+        if p.name not in names and p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    positional = [p for p in own if p.kind != p.KEYWORD_ONLY]
+    keyword = [p for p in own if p.kind == p.KEYWORD_ONLY]
+    return signature.replace(parameters=positional + keyword + inherited)
+
+
+class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+    __doc__ = f"""Base class for classifiers made of a torch module and a loss.
+
+    Subclass it, implement :meth:`build_module` (and, optionally, override
+    :meth:`loss`), and the class gets what the shipped estimators have:
+    validation, label encoding, dtype and device handling, every solver,
+    early stopping, callbacks, the reject option, pickling, and
+    scikit-learn's estimator checks. The objective is
+
+    .. math:: \\frac{{1}}{{\\sum_i s_i}} \\sum_i s_i \\, \\ell(z_i, y_i)
+              + \\frac{{\\alpha}}{{2}} \\sum_W \\lVert W \\rVert^2,
+
+    where :math:`z_i` are the module's logits, :math:`\\ell` is :meth:`loss`
+    (by default the softmax cross-entropy) and the penalty, added by this
+    class, runs over the module's ``penalized_weights()`` if it has that
+    method, else over its parameters with two or more dimensions (weight
+    matrices; biases are never penalised). A custom :meth:`loss` must not add
+    the penalty again.
+
+    A subclass's ``__init__`` takes its own parameters and passes the others
+    on with ``**kwargs``; they appear in ``get_params`` like its own.
+
+    Parameters
+    ----------
+{COMMON_PARAMETERS_DOC}
+    Attributes
+    ----------
+{COMMON_ATTRIBUTES_DOC}
+    Examples
+    --------
+    >>> import torch
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_autodiff import AutodiffClassifier
+    >>> class WideTanhNet(AutodiffClassifier):
+    ...     def __init__(self, *, width=16, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.width = width
+    ...     def build_module(self, n_features, n_classes):
+    ...         return torch.nn.Sequential(
+    ...             torch.nn.Linear(n_features, self.width), torch.nn.Tanh(),
+    ...             torch.nn.Linear(self.width, n_classes))
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = WideTanhNet(width=8, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    """
+
+    #: The loss, link and target encoding (see :mod:`sklearn_autodiff._heads`).
+    head = SoftmaxCrossEntropy()
 
     _parameter_constraints = {
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
@@ -92,26 +172,26 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        alpha,
-        solver,
-        learning_rate_init,
-        momentum,
-        nesterovs_momentum,
-        batch_size,
-        max_iter,
-        tol,
-        n_iter_no_change,
-        early_stopping,
-        validation_fraction,
-        class_weight,
-        shuffle,
-        random_state,
-        warm_start,
-        device,
-        dtype,
-        verbose,
-        reject_threshold,
-        reject_label,
+        alpha=1e-4,
+        solver="auto",
+        learning_rate_init=None,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        batch_size="auto",
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        class_weight=None,
+        shuffle=True,
+        random_state=None,
+        warm_start=False,
+        device="cpu",
+        dtype=None,
+        verbose=0,
+        reject_threshold=None,
+        reject_label=None,
     ):
         self.alpha = alpha
         self.solver = solver
@@ -134,6 +214,59 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.reject_threshold = reject_threshold
         self.reject_label = reject_label
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            signature = _merged_signature(cls)
+            if signature is not None:
+                cls.__init__.__signature__ = signature
+
+    # ---------------------------------------------- the extension API
+
+    def build_module(self, n_features, n_classes):
+        """Return the untrained :class:`torch.nn.Module` (on the CPU).
+
+        Called at the start of a fit (not a warm one) under a torch random
+        state seeded from ``random_state`` (the global state is restored after).
+
+        Parameters
+        ----------
+        n_features : int
+        n_classes : int
+
+        Returns
+        -------
+        module : torch.nn.Module
+            Maps a (n, n_features) tensor to logits of shape
+            (n, ``head.n_outputs(n_classes)``), n_classes for the default head.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement build_module(n_features, n_classes)."
+        )
+
+    def loss(self, logits, target, sample_weight=None):
+        """Weighted mean loss of the logits; the head's (softmax cross-entropy by default).
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, n_outputs)
+        target : torch.Tensor
+            ``head.encode_target`` of the class indices (the indices for the
+            default head).
+        sample_weight : torch.Tensor of shape (n,) or None
+            None when all weights are equal.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar, without the L2 penalty (the base adds it).
+        """
+        return self.head.loss(logits, target, sample_weight)
+
+    def _fitted_arrays(self, module):
+        """Named numpy arrays (``coef_``, ...) to publish after a fit; none by default."""
+        return {}
+
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -142,7 +275,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,)
             Class labels.
@@ -162,7 +295,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         classes : array-like of shape (n_classes,), default=None
             All the classes; required on the first call, ignored after.
@@ -190,9 +323,64 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y, sample_weight, classes, partial):
-        fitted = hasattr(self, "module_")
-        continuing = fitted and (partial or self.warm_start)
-        if partial and not fitted and classes is None:
+        continuing = hasattr(self, "module_") and (partial or self.warm_start)
+        self._check_fit_call(classes, partial, continuing)
+        device = resolve_device(self.device)
+        seed = self._seed()
+        space = OutputSpace.of(X)
+        X, y, class_labels, y_index, sample_weight = self._prepare_data(
+            X, y, sample_weight, classes, partial, continuing
+        )
+        dtype = torch_dtype(str(X.dtype).replace("torch.", ""))
+        callback_ctx = self._init_callback_context(max_subtasks=1 if partial else self.max_iter)
+        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
+        module = self._initial_module(X.shape[1], len(class_labels), seed, continuing)
+        module = module.to(device=device, dtype=dtype)
+        generator = torch.Generator(device=device).manual_seed(seed + 1)
+
+        validation_score, X_train, y_train, w_train = None, X, y_index, sample_weight
+        if self.early_stopping and not partial:
+            validation_score, X_train, y_train, w_train = self._split_validation(
+                X, y_index, sample_weight, len(class_labels), seed, dtype, device
+            )
+        problem = Problem(
+            module=module,
+            loss=self.loss,
+            penalty=self._penalty,
+            X=tensor_rows(X_train, None, dtype, device),
+            target=self.head.encode_target(
+                torch.as_tensor(y_train, device=device), len(class_labels), dtype
+            ),
+            sample_weight=torch.as_tensor(w_train, dtype=dtype, device=device),
+        )
+        options = self._training_options(problem.n_samples, dtype)
+        with thread_budget(_largest_operation(module, problem, options)):
+            history = self._run_solver(
+                problem, options, generator, validation_score, partial, callback_ctx,
+                lambda: self._fitted_attributes(copy.deepcopy(module).eval(), class_labels, space),
+                X, y,
+            )
+        if history.interrupted and history.n_iter == 0:
+            warnings.warn(
+                "Training interrupted before the first iteration ended; nothing was "
+                "trained and the estimator was left as it was before this call.",
+                UserWarning,
+                stacklevel=5,
+            )
+            return self
+        self._commit(module, class_labels, space, history, continuing, validation_score)
+        callback_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
+        if not (partial or history.converged or history.interrupted):
+            warnings.warn(
+                f"{type(self).__name__} reached max_iter={self.max_iter} without "
+                "converging; increase max_iter or tol, or scale the inputs.",
+                ConvergenceWarning,
+                stacklevel=5,  # the user's call, past fit, _guarded_fit and sklearn's wrapper
+            )
+        return self
+
+    def _check_fit_call(self, classes, partial, continuing):
+        if partial and not continuing and classes is None:
             raise ValueError(
                 "classes must be passed on the first call to partial_fit "
                 "(all the labels that can appear in any batch)."
@@ -203,9 +391,9 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 "sees one batch at a time; pass a dict computed with "
                 "sklearn.utils.compute_class_weight on all the labels instead."
             )
-        device = resolve_device(self.device)
-        seed = self._seed()
-        space = OutputSpace.of(X)
+
+    def _prepare_data(self, X, y, sample_weight, classes, partial, continuing):
+        """Validated X, y, the class labels, class indices and sample weights."""
         X, y = self._validate_training_data(X, y, reset=not continuing)
         check_classification_targets(y)
         class_labels = self._class_labels(y, classes, partial, continuing)
@@ -213,65 +401,49 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             resolve_reject_label(class_labels, self.reject_label)  # fail before training
         y_index = np.searchsorted(class_labels, y)
         sample_weight = self._sample_weight(host_array(sample_weight), X, y_index, class_labels)
-        dtype = torch_dtype(str(X.dtype).replace("torch.", ""))
+        return X, y, class_labels, y_index, sample_weight
 
-        callback_ctx = self._init_callback_context(max_subtasks=1 if partial else self.max_iter)
-        callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
-
+    def _initial_module(self, n_features, n_classes, seed, continuing):
+        """A copy of the fitted module (warm start), or a new one seeded by ``seed``."""
         if continuing:
-            module = copy.deepcopy(self.module_).to(device=device, dtype=dtype)
-        else:
-            init_generator = torch.Generator().manual_seed(seed)
-            module = self._build_module(X.shape[1], len(class_labels), init_generator)
-            module = module.to(device=device, dtype=dtype)
-        generator = torch.Generator(device=device).manual_seed(seed + 1)
+            return copy.deepcopy(self.module_)
+        return _persistence.build_seeded(self, n_features, n_classes, seed)
 
-        validation_score = None
-        X_train, y_train, w_train = X, y_index, sample_weight
-        if self.early_stopping and not partial:
-            train_rows, val_rows = self._validation_split(y_index, len(class_labels), seed)
-            validation_score = self._accuracy_scorer(
-                _tensor_rows(X, val_rows, dtype, device),
-                torch.as_tensor(y_index[val_rows], device=device),
-                torch.as_tensor(sample_weight[val_rows], dtype=torch.float64, device=device),
-            )
-            X_train = _tensor_rows(X, train_rows, dtype, device)
-            y_train, w_train = y_index[train_rows], sample_weight[train_rows]
+    def _penalty(self, module):
+        if not self.alpha:
+            return 0.0
+        return l2_penalty(_penalized_weights(module), self.alpha)
 
-        data = TrainingData(
-            X=_tensor_rows(X_train, None, dtype, device),
-            target=self._encode_target(
-                torch.as_tensor(y_train, device=device), len(class_labels), dtype
-            ),
-            sample_weight=torch.as_tensor(w_train, dtype=dtype, device=device),
+    def _run_solver(self, problem, options, generator, validation_score, partial,
+                    callback_ctx, reconstruction, X, y):
+        solver = choose_solver(
+            options, problem, self.head, type(self).loss is not AutodiffClassifier.loss,
+            self.alpha, generator,
         )
-
-        def on_epoch_end(epoch, loss, score):
-            task = callback_ctx.subcontext(task_name="epoch")
-            task.call_on_fit_task_begin(estimator=self, X=X, y=y)
-            stop = task.call_on_fit_task_end(
-                estimator=self,
-                X=X,
-                y=y,
-                reconstruction_attributes=lambda: self._fitted_attributes(
-                    copy.deepcopy(module).eval(), class_labels, space
-                ),
-            )
-            if stop:
-                raise StopTraining
-
-        self._set_dropout_generator(module, generator)
+        self._solver_name = solver.name
+        if partial and hasattr(self, "_optimizer_state_"):
+            solver.load_state_dict(self._optimizer_state_)
+        policies = [PrintProgress()] if options.verbose else []
+        if not partial and options.solver in ("gd", "sgd", "adam"):
+            policies.append(NoImprovement(options.tol, options.n_iter_no_change))
+        on_step_end = None
+        if getattr(callback_ctx, "_callbacks", True):
+            def on_step_end(iteration):
+                task = callback_ctx.subcontext(task_name="epoch")
+                task.call_on_fit_task_begin(estimator=self, X=X, y=y)
+                if task.call_on_fit_task_end(
+                    estimator=self, X=X, y=y, reconstruction_attributes=reconstruction
+                ):
+                    raise StopTraining
+        _set_generator(problem.module, generator)
         try:
-            history = train(
-                module,
-                self._objective,
-                data,
-                self._training_options(data.n_samples, dtype),
-                generator,
+            return train(
+                solver,
+                problem.module,
+                max_steps=1 if partial else options.max_iter,
+                policies=policies,
                 validation_score=validation_score,
-                optimizer_state=self._optimizer_state_ if partial and fitted else None,
-                epochs=1 if partial else None,
-                on_epoch_end=on_epoch_end,
+                on_step_end=on_step_end,
             )
         except NonFiniteLossError as exc:
             raise ValueError(
@@ -279,28 +451,41 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 "left as it was before this call."
             ) from exc
         finally:
-            self._set_dropout_generator(module, None)
+            _set_generator(problem.module, None)
 
-        # Commit: every fitted attribute is written only after success.
+    def _commit(self, module, class_labels, space, history, continuing, validation_score):
+        """Write every fitted attribute (only after a successful run)."""
         previous_curve = list(self.loss_curve_) if continuing else []
+        previous_iter = self.n_iter_ if continuing else 0
         self.__dict__.pop("reject_label_", None)
         for name, value in self._fitted_attributes(module, class_labels, space).items():
             setattr(self, name, value)
+        self.solver_ = self._solver_name
+        del self._solver_name
         self._optimizer_state_ = history.optimizer_state
-        self.n_iter_ = (self.n_iter_ if continuing else 0) + history.n_iter
+        self.n_iter_ = previous_iter + history.n_iter
         self.loss_curve_ = previous_curve + history.loss_curve
         self.loss_ = self.loss_curve_[-1]
         if validation_score is not None:
             self.validation_scores_ = history.validation_scores
             self.best_validation_score_ = history.best_validation_score
-        callback_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
-        if not (partial or history.converged or history.interrupted):
-            warnings.warn(
-                f"{type(self).__name__} reached max_iter={self.max_iter} without "
-                "converging; increase max_iter or tol, or scale the inputs.",
-                ConvergenceWarning,
-            )
-        return self
+
+    def _split_validation(self, X, y_index, sample_weight, n_classes, seed, dtype, device):
+        """(validation score, training X, class indices, weights) for early stopping."""
+        train_rows, val_rows = self._validation_split(y_index, n_classes, seed)
+        X_val = tensor_rows(X, val_rows, dtype, device)
+        y_val = torch.as_tensor(y_index[val_rows], device=device)
+        w_val = torch.as_tensor(sample_weight[val_rows], dtype=torch.float64, device=device)
+        head = self.head
+
+        def score(module):
+            with torch.no_grad():
+                predicted = head.log_proba(module(X_val)).argmax(dim=1)
+            hits = (predicted == y_val).to(torch.float64)
+            return float((hits * w_val).sum() / w_val.sum())
+
+        X_train = tensor_rows(X, train_rows, dtype, device)
+        return score, X_train, y_index[train_rows], sample_weight[train_rows]
 
     def _validate_training_data(self, X, y, reset):
         """Validate (X, y); torch tensors keep their device, the rest goes numpy."""
@@ -343,7 +528,12 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _fitted_attributes(self, module, class_labels, space):
         """The fitted attributes for ``module``, arrays in the output space."""
-        attributes = {"classes_": class_labels, "module_": module}
+        attributes = {
+            "classes_": class_labels,
+            "module_": module,
+            # An array in fit's namespace and device, for check_same_namespace.
+            "_fit_array_probe_": space.from_numpy(np.zeros(1)),
+        }
         for name, value in self._fitted_arrays(module).items():
             if isinstance(value, list):
                 attributes[name] = [space.from_numpy(v) for v in value]
@@ -410,8 +600,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _training_options(self, n_samples, dtype):
         solver = self.solver
-        if solver in FULL_BATCH_SOLVERS or self.batch_size == "auto":
-            batch_size = min(200, n_samples) if solver not in FULL_BATCH_SOLVERS else n_samples
+        if solver in FULL_BATCH_SOLVERS:
+            batch_size = n_samples
+        elif self.batch_size == "auto":
+            batch_size = min(200, n_samples)
         else:
             batch_size = self.batch_size
             if batch_size > n_samples:
@@ -419,11 +611,12 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                     f"batch_size={batch_size} is larger than the number of training "
                     f"samples ({n_samples}); using {n_samples}.",
                     UserWarning,
+                    stacklevel=6,
                 )
                 batch_size = n_samples
         learning_rate = self.learning_rate_init
         if learning_rate is None:
-            learning_rate = DEFAULT_LEARNING_RATE[solver]
+            learning_rate = DEFAULT_LEARNING_RATE.get(solver, 1.0)
         if learning_rate > torch.finfo(dtype).max:
             raise ValueError(
                 f"learning_rate_init={learning_rate:g} overflows the model's dtype "
@@ -440,21 +633,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             shuffle=self.shuffle,
             verbose=self.verbose,
-            # Newton steps finish an L-BFGS run at the optimum; the first-order
-            # solvers keep their own path (the lecture's gd is a fixed-step run).
-            newton_polish=self._convex and solver == "lbfgs",
         )
-
-    def _accuracy_scorer(self, X_val, y_val, weight_val):
-        """Held-out accuracy, weighted by the sample (and class) weights."""
-
-        def score(module):
-            with torch.no_grad():
-                predicted = self._log_proba_from_logits(module(X_val)).argmax(dim=1)
-            hits = (predicted == y_val).to(torch.float64)
-            return float((hits * weight_val).sum() / weight_val.sum())
-
-        return score
 
     # -------------------------------------------------------------- predict
 
@@ -480,20 +659,17 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             self.module_ = self.module_.to(device)
         return device
 
-    @property
-    def _array_probe(self):
-        """A fitted array attribute, whose namespace and device are fit's."""
-        return self.intercept_ if hasattr(self, "intercept_") else self.intercepts_[-1]
+    def _per_chunk(self, X, method, transform):
+        """Validate X and return ``transform(logits)`` computed chunk by chunk.
 
-    def _logits(self, X, method):
-        """Validate X and return the module's logits, computed in row chunks.
-
-        Each chunk is cast and moved to the model's device on its own, so
-        memory beyond the input and the output stays bounded.
+        Each row chunk is cast and moved to the model's device on its own and
+        its result written into one preallocated output where the input lives
+        (the host for numpy), so memory beyond the input and the output is
+        bounded by the chunk size.
         """
         check_is_fitted(self)
         # Under array API dispatch, inputs must match fit's namespace and device.
-        check_same_namespace(X, self, attribute="_array_probe", method=method)
+        check_same_namespace(X, self, attribute="_fit_array_probe_", method=method)
         if isinstance(X, torch.Tensor):
             X = check_tensor_input(X)
             _check_n_features(self, X, reset=False)
@@ -508,21 +684,25 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         device = self._prediction_device()
         dtype = self.module_dtype_
-        # Results gather where the input lives (the host for numpy), so the
-        # model's device only ever holds one chunk.
         home = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
+        rows = min(X.shape[0], PREDICT_CHUNK_ROWS)
+        sizes = [p.numel() for p in self.module_.parameters() if p.ndim >= 2] or [X.shape[1]]
         self.module_.eval()
-        with torch.no_grad():
-            chunks = [
-                self.module_(to_tensor(chunk, dtype, device)).to(home)
-                for chunk in iter_row_chunks(X)
-            ]
-        return torch.cat(chunks)
+        out = None
+        with torch.no_grad(), thread_budget(rows * max(sizes)):
+            start = 0
+            for chunk in iter_row_chunks(X):
+                result = transform(self.module_(to_tensor(chunk, dtype, device))).to(home)
+                if out is None:
+                    out = result.new_empty((X.shape[0], *result.shape[1:]))
+                out[start : start + result.shape[0]] = result
+                start += result.shape[0]
+        return out
 
     def _log_proba(self, X, method):
         # Probabilities are formed in float64 whatever the model's dtype, so
         # exp(log_proba) and log(proba) agree to float64 precision.
-        return self._log_proba_from_logits(self._logits(X, method).to(torch.float64))
+        return self._per_chunk(X, method, lambda z: self.head.log_proba(z.to(torch.float64)))
 
     def decision_function(self, X):
         """Scores whose sign (binary) or argmax (multi-class) gives the class.
@@ -537,7 +717,8 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             Binary problems: the log-odds of ``classes_[1]``. A tensor on the
             input's device under ``array_api_dispatch=True`` with tensor input.
         """
-        return OutputSpace.of(X).from_tensor(self._decision_from_logits(self._logits(X, "decision_function")))
+        scores = self._per_chunk(X, "decision_function", self.head.decision)
+        return OutputSpace.of(X).from_tensor(scores)
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably from the logits.
@@ -565,7 +746,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             float64. A tensor on the input's device under
             ``array_api_dispatch=True`` with tensor input.
         """
-        return OutputSpace.of(X).from_tensor(self._log_proba(X, "predict_proba").exp())
+        proba = self._per_chunk(
+            X, "predict_proba", lambda z: self.head.log_proba(z.to(torch.float64)).exp()
+        )
+        return OutputSpace.of(X).from_tensor(proba)
 
     def predict(self, X):
         """Most probable class, or ``reject_label_`` where the model abstains.
@@ -584,7 +768,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         log_proba = self._log_proba(X, "predict")
         labels = self.classes_[to_numpy(log_proba.argmax(dim=1))]
         if self.reject_threshold is not None:
-            mask = self._reject_mask_from_log_proba(log_proba)
+            mask = reject_mask_from_log_proba(log_proba, self.reject_threshold)
             # Resolved here too, so a threshold set after fit works as well.
             reject_label, dtype = resolve_reject_label(self.classes_, self.reject_label)
             labels = labels.astype(dtype, copy=False)
@@ -627,24 +811,16 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         if self.reject_threshold is None:
             mask = np.zeros(log_proba.shape[0], dtype=bool)
         else:
-            mask = self._reject_mask_from_log_proba(log_proba)
+            mask = reject_mask_from_log_proba(log_proba, self.reject_threshold)
         return OutputSpace.of(X).from_numpy(mask)
-
-    def _reject_mask_from_log_proba(self, log_proba):
-        confidence = log_proba.max(dim=1).values.exp()
-        return to_numpy(confidence < self.reject_threshold)
 
     # -------------------------------------------------------- persistence
 
     def __getstate__(self):
-        state = super().__getstate__()
-        # Pickles hold CPU tensors only, so they load without CUDA.
-        if "module_" in state:
-            state["module_"] = copy.deepcopy(state["module_"]).cpu()
-        for name, value in state.items():
-            if name != "module_":
-                state[name] = _tensors_to_cpu(value)
-        return state
+        return _persistence.get_state(self, super().__getstate__())
+
+    def __setstate__(self, state):
+        super().__setstate__(_persistence.set_state(self, state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -653,216 +829,22 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = True
         return tags
 
-    # ------------------------------------------- hooks for the estimators
 
-    #: Whether the objective is convex (enables the final Newton polish).
-    _convex = False
-
-    def _build_module(self, n_features, n_classes, generator):
-        """Return the untrained torch.nn.Module (on CPU)."""
-        raise NotImplementedError
-
-    def _encode_target(self, y_index, n_classes, dtype):
-        """Turn class indices (tensor) into the targets the loss expects."""
-        raise NotImplementedError
-
-    def _objective(self, module, X, target, sample_weight):
-        """Return the training objective (mean loss plus penalty)."""
-        raise NotImplementedError
-
-    def _log_proba_from_logits(self, logits):
-        """Return log class probabilities, shape (n, n_classes)."""
-        raise NotImplementedError
-
-    def _decision_from_logits(self, logits):
-        """Return decision_function's values from the module's logits."""
-        raise NotImplementedError
-
-    def _fitted_arrays(self, module):
-        """Return the numpy fitted attributes (coef_, ...) of the module."""
-        raise NotImplementedError
-
-    def _set_dropout_generator(self, module, generator):
-        """Give stochastic layers the local generator (none by default)."""
+def _penalized_weights(module):
+    """The module's ``penalized_weights()``, else its parameters of 2 or more dimensions."""
+    if hasattr(module, "penalized_weights"):
+        return module.penalized_weights()
+    return [p for p in module.parameters() if p.ndim >= 2 and p.requires_grad]
 
 
-def _tensor_rows(X, rows, dtype, device):
-    """Rows ``rows`` (all when None) of numpy, sparse or tensor X, as a tensor."""
-    if isinstance(X, torch.Tensor):
-        if rows is not None:
-            X = X[torch.as_tensor(rows, device=X.device)]
-        return X.to(device=device, dtype=dtype)
-    return to_tensor(X if rows is None else X[rows], dtype, device)
+def _set_generator(module, generator):
+    """Give a module's stochastic layers the fit's generator, if it takes one."""
+    if hasattr(module, "set_generator"):
+        module.set_generator(generator)
 
 
-def _tensors_to_cpu(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.cpu()
-    if isinstance(obj, dict):
-        return {k: _tensors_to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_tensors_to_cpu(v) for v in obj)
-    return obj
-
-
-def resolve_reject_label(classes, reject_label):
-    """Choose and check the label :meth:`predict` uses for rejections.
-
-    Parameters
-    ----------
-    classes : ndarray
-        The fitted ``classes_``.
-    reject_label : scalar or None
-        The user's choice; None picks ``"reject"`` for string classes and
-        -1 for numeric classes (0 if -1 is a class, then one below the
-        smallest class).
-
-    Returns
-    -------
-    label : scalar
-        The reject label, as an element of the prediction dtype.
-    dtype : numpy dtype
-        The dtype of predictions with rejections: the classes' dtype, widened
-        for longer strings, never object unless the classes already are.
-
-    Raises
-    ------
-    ValueError
-        If the label collides with a class or does not fit the classes'
-        dtype without loss (for example any label with boolean classes).
-    """
-    kind = classes.dtype.kind
-    if kind == "b":
-        raise ValueError(
-            "The classes are booleans, so no reject label fits beside True and "
-            "False. Encode the labels (for example as 0/1 integers or strings) to "
-            "use reject_threshold."
-        )
-    all_strings = kind in "US" or (
-        kind == "O" and all(isinstance(c, str) for c in classes)
-    )
-    if reject_label is None and all_strings:
-        reject_label = "reject"
-    elif reject_label is None:
-        # -1, unless it is a class (the lecture's labels are -1 and +1): then 0,
-        # then one below the smallest class.
-        taken = set(classes.tolist())
-        reject_label = next((c for c in (-1, 0) if c not in taken), None)
-        if reject_label is None:
-            reject_label = min(taken) - 1
-    if kind in "US":
-        if not isinstance(reject_label, str):
-            raise ValueError(
-                f"reject_label={reject_label!r} cannot be used with string classes; "
-                "use a string such as 'reject'."
-            )
-        dtype = np.result_type(classes.dtype, np.asarray(reject_label).dtype)
-    elif kind == "O":
-        dtype = classes.dtype
-    else:
-        dtype = classes.dtype
-        if isinstance(reject_label, str) or not np.isscalar(reject_label):
-            raise ValueError(
-                f"reject_label={reject_label!r} cannot be stored with numeric classes "
-                f"of dtype {classes.dtype}; use a number that is not a class."
-            )
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                cast = np.asarray(reject_label).astype(dtype)
-            except (OverflowError, ValueError):
-                cast = None
-        if cast is None or not np.isfinite(float(reject_label)) or cast != reject_label:
-            raise ValueError(
-                f"reject_label={reject_label!r} cannot be represented exactly in the "
-                f"classes' dtype {classes.dtype}; pass reject_label explicitly."
-            )
-        reject_label = cast.item()
-    if any(reject_label == c for c in classes.tolist()):
-        raise ValueError(
-            f"reject_label={reject_label!r} is one of the classes {classes.tolist()!r}; "
-            "choose a label that is not a class."
-        )
-    return reject_label, np.dtype(dtype)
-
-
-#: Numpydoc text of the parameters every estimator shares.
-COMMON_PARAMETERS_DOC = """\
-    alpha : float, default=1e-4
-        L2 strength: the objective is the weighted mean loss plus
-        :math:`\\frac{\\alpha}{2} \\sum \\lVert W \\rVert^2` over the weights
-        (never the biases or beta). ``alpha = 1 / (C n)`` matches scikit-learn's
-        ``LogisticRegression(C=C)``.
-    solver : {"lbfgs", "adam", "sgd", "gd"}
-        ``"lbfgs"``: full-batch quasi-Newton with a strong-Wolfe line search;
-        ``"adam"``; ``"sgd"``: mini-batch SGD with momentum; ``"gd"``: plain
-        full-batch gradient descent with a fixed step, as in the lectures.
-    learning_rate_init : float, default=None
-        Step size; None means 1e-3 for adam and 0.1 for sgd and gd (lbfgs
-        takes its steps from the line search).
-    momentum : float, default=0.9
-        Momentum of ``solver="sgd"``.
-    nesterovs_momentum : bool, default=True
-        Nesterov momentum for ``solver="sgd"``.
-    batch_size : int or "auto", default="auto"
-        Mini-batch size of adam and sgd; "auto" is ``min(200, n_samples)``.
-        lbfgs and gd always use the full batch.
-    max_iter : int, default=200
-        Maximum number of epochs (adam, sgd) or iterations (lbfgs, gd).
-    tol : float, default=1e-4
-        lbfgs stops when the largest gradient entry is at most ``tol``; the
-        other solvers stop when the loss (or validation score) has not
-        improved by ``tol`` for ``n_iter_no_change`` consecutive epochs.
-    n_iter_no_change : int, default=10
-        Patience of that rule.
-    early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction`` of the training data,
-        stop on its accuracy, and keep the best parameters.
-    validation_fraction : float, default=0.1
-        Size of the held-out set for early stopping.
-    class_weight : dict, "balanced" or None, default=None
-        Weights per class, multiplied into ``sample_weight``.
-    shuffle : bool, default=True
-        Reshuffle the samples each epoch (adam, sgd).
-    random_state : int, RandomState instance or None, default=None
-        Seeds initial weights, batches, dropout and the validation split,
-        through local generators (global random states are not touched).
-    warm_start : bool, default=False
-        Continue from the fitted parameters on the next ``fit``.
-    device : str or torch.device, default="cpu"
-        ``"cpu"``, ``"cuda"``, ``"cuda:k"`` or ``"auto"`` (CUDA if available).
-    dtype : {"float32", "float64"} or None, default=None
-        None computes float32 input in float32 and anything else in float64.
-    verbose : int, default=0
-        Print one line per epoch when positive.
-    reject_threshold : float in [0, 1] or None, default=None
-        Abstain (predict ``reject_label_``) where the largest class
-        probability is below this value (Chow's rule: for a rejection cost
-        c, the optimal threshold is 1 - c). None never abstains.
-    reject_label : scalar or None, default=None
-        The label of rejections; None means "reject" for string classes and
-        -1 for numeric classes (0 when -1 is a class, as with labels -1/+1).
-"""
-
-COMMON_ATTRIBUTES_DOC = """\
-    classes_ : ndarray of shape (n_classes,)
-        Class labels (never the reject label).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X had string column names.
-    n_iter_ : int
-        Epochs (or iterations) run.
-    loss_ : float
-        The last training objective.
-    loss_curve_ : list of float
-        The training objective after each epoch or iteration.
-    validation_scores_ : list of float
-        Held-out accuracy per epoch (only with early_stopping).
-    best_validation_score_ : float
-        The best of those (only with early_stopping).
-    module_ : torch.nn.Module
-        The trained module.
-    reject_label_ : scalar
-        The label of rejections (only with reject_threshold set).
-"""
+def _largest_operation(module, problem, options):
+    """Multiply-adds of the largest product in one step (for the thread policy)."""
+    rows = options.batch_size if options.solver not in FULL_BATCH_SOLVERS else problem.n_samples
+    sizes = [p.numel() for p in module.parameters() if p.ndim >= 2] or [problem.X.shape[1]]
+    return rows * max(sizes)

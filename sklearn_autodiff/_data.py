@@ -205,3 +205,12 @@ def check_tensor_input(X, dtype=None):
     if not bool(torch.isfinite(X).all()):
         raise ValueError("Input X contains NaN or infinity.")
     return X
+
+
+def tensor_rows(X, rows, dtype, device):
+    """Rows ``rows`` (all when None) of numpy, sparse or tensor X, as a tensor on ``device``."""
+    if isinstance(X, torch.Tensor):
+        if rows is not None:
+            X = X[torch.as_tensor(rows, device=X.device)]
+        return X.detach().to(device=device, dtype=dtype)
+    return to_tensor(X if rows is None else X[rows], dtype, device)

@@ -45,6 +45,20 @@ class LinearScorer(nn.Module):
             return torch.addmm(self.bias, X, self.weight.T)
         return _matmul(X, self.weight) + self.bias
 
+    def penalized_weights(self):
+        """The tensors the L2 penalty acts on: the weight matrix."""
+        return [self.weight]
+
+    def affine_logits(self):
+        """``(W, c)`` with logits ``X @ W.T + c`` (detached copies)."""
+        return self.weight.detach().clone(), self.bias.detach().clone()
+
+    def set_affine_logits(self, weight, bias):
+        """Set the parameters so that the logits are ``X @ weight.T + bias``."""
+        with torch.no_grad():
+            self.weight.copy_(weight)
+            self.bias.copy_(bias)
+
 
 class TanhScorer(nn.Module):
     """The lecture's scorer :math:`f(x) = \\tanh(\\beta (x^\\top w - b))`.
@@ -86,6 +100,25 @@ class TanhScorer(nn.Module):
     def forward(self, X):
         """Return the logits :math:`2\\beta(x^\\top w - b)`, shape (n, n_outputs)."""
         return 2.0 * self.beta * self.margin(X)
+
+    def penalized_weights(self):
+        """The effective logit weights :math:`2\\beta w` (learning beta cannot undo the penalty)."""
+        return [2.0 * self.beta.unsqueeze(1) * self.weight]
+
+    def affine_logits(self):
+        """``(2 beta w, -2 beta b)``: the logits are ``X @ W.T + c``."""
+        scale = 2.0 * self.beta.detach()
+        return scale.unsqueeze(1) * self.weight.detach(), -scale * self.threshold.detach()
+
+    def set_affine_logits(self, weight, bias):
+        """Set (w, b) for the logits ``X @ weight.T + bias`` at the current beta.
+
+        beta and the scale of (w, b) are redundant, so beta is kept.
+        """
+        scale = 2.0 * self.beta.detach()
+        with torch.no_grad():
+            self.weight.copy_(weight / scale.unsqueeze(1))
+            self.threshold.copy_(-bias / scale)
 
 
 class _GeneratorDropout(nn.Module):
@@ -143,6 +176,8 @@ class MLP(nn.Module):
     """
 
     def __init__(self, layer_sizes, activation="relu", dropout=0.0, generator=None):
+        # generator=None draws the initial weights from torch's global random
+        # state (the estimator seeds it in a forked state).
         super().__init__()
         layers = []
         pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
@@ -160,7 +195,11 @@ class MLP(nn.Module):
         """The ``nn.Linear`` layers, input to output."""
         return [m for m in self.layers if isinstance(m, nn.Linear)]
 
-    def set_dropout_generator(self, generator):
+    def penalized_weights(self):
+        """The weight matrices of the linear layers (never the biases)."""
+        return [layer.weight for layer in self.linear_layers()]
+
+    def set_generator(self, generator):
         """Draw dropout masks from ``generator`` (on the training device)."""
         for module in self.layers:
             if isinstance(module, _GeneratorDropout):

@@ -24,7 +24,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from ._base import resolve_reject_label
+from ._reject import resolve_reject_label
 from .selective import _acceptance_steps
 
 # --------------------------------------------------------------------------

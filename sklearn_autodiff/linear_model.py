@@ -1,44 +1,23 @@
 """Linear classifiers: the lecture's tanh model and logistic regression.
 
 Both are binary models; with K > 2 classes they train K one-vs-rest models
-jointly, as one weight matrix, and normalise the K probabilities.
+jointly, as one weight matrix, and normalise the K probabilities. Their
+logits are affine in X and their losses separable and convex, so the
+default ``solver="auto"`` can take exact Newton steps.
 """
 
 from numbers import Real
 
-import torch
-import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval
 
-from ._base import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC, AutodiffClassifier
+from ._base import AutodiffClassifier
 from ._data import to_numpy
+from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
+from ._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
 from ._modules import LinearScorer, TanhScorer
-from .losses import binary_cross_entropy_loss, l2_penalty, tanh_logistic_loss
 
 
-class _OneVsRestLinear(AutodiffClassifier):
-    """Shared math of the one-vs-rest linear models (one logit per output)."""
-
-    _convex = True
-
-    def _encode_target(self, y_index, n_classes, dtype):
-        # Binary: one output, target 1 for classes_[1]; else one-hot columns.
-        if n_classes == 2:
-            return y_index.to(dtype).unsqueeze(1)
-        return F.one_hot(y_index, n_classes).to(dtype)
-
-    def _log_proba_from_logits(self, logits):
-        if logits.shape[1] == 1:
-            return torch.cat([F.logsigmoid(-logits), F.logsigmoid(logits)], dim=1)
-        # One-vs-rest: normalise the K binary probabilities sigma(z_k).
-        log_p = F.logsigmoid(logits)
-        return log_p - torch.logsumexp(log_p, dim=1, keepdim=True)
-
-    def _decision_from_logits(self, logits):
-        return logits[:, 0] if logits.shape[1] == 1 else logits
-
-
-class BCELogisticClassifier(_OneVsRestLinear):
+class BCELogisticClassifier(AutodiffClassifier):
     __doc__ = f"""Logistic regression trained on binary cross-entropy with autograd.
 
     The model is :math:`p(x) = \\sigma(x^\\top w + b)`, trained on
@@ -78,65 +57,18 @@ class BCELogisticClassifier(_OneVsRestLinear):
     0.99
     """
 
-    def __init__(
-        self,
-        *,
-        alpha=1e-4,
-        solver="lbfgs",
-        learning_rate_init=None,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        batch_size="auto",
-        max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        class_weight=None,
-        shuffle=True,
-        random_state=None,
-        warm_start=False,
-        device="cpu",
-        dtype=None,
-        verbose=0,
-        reject_threshold=None,
-        reject_label=None,
-    ):
-        super().__init__(
-            alpha=alpha,
-            solver=solver,
-            learning_rate_init=learning_rate_init,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            class_weight=class_weight,
-            shuffle=shuffle,
-            random_state=random_state,
-            warm_start=warm_start,
-            device=device,
-            dtype=dtype,
-            verbose=verbose,
-            reject_threshold=reject_threshold,
-            reject_label=reject_label,
-        )
 
-    def _build_module(self, n_features, n_classes, generator):
-        return LinearScorer(n_features, 1 if n_classes == 2 else n_classes)
+    head = OneVsRestBinaryCrossEntropy()
 
-    def _objective(self, module, X, target, sample_weight):
-        loss = binary_cross_entropy_loss(module(X), target, sample_weight)
-        return loss + l2_penalty([module.weight], self.alpha)
+    def build_module(self, n_features, n_classes):
+        """The affine scorer :math:`z = X W^\\top + b`, starting at zero."""
+        return LinearScorer(n_features, self.head.n_outputs(n_classes))
 
     def _fitted_arrays(self, module):
         return {"coef_": to_numpy(module.weight), "intercept_": to_numpy(module.bias)}
 
 
-class TanhLogisticClassifier(_OneVsRestLinear):
+class TanhLogisticClassifier(AutodiffClassifier):
     __doc__ = f"""The lecture's linear classifier :math:`f(x) = \\tanh(\\beta(x^\\top w - b))`.
 
     With bipolar labels :math:`y \\in \\{{-1, +1\\}}` it is trained on the
@@ -194,56 +126,8 @@ class TanhLogisticClassifier(_OneVsRestLinear):
     [-1, 1]
     """
 
-    def __init__(
-        self,
-        *,
-        alpha=1e-4,
-        solver="lbfgs",
-        learning_rate_init=None,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        batch_size="auto",
-        max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        class_weight=None,
-        shuffle=True,
-        random_state=None,
-        warm_start=False,
-        device="cpu",
-        dtype=None,
-        verbose=0,
-        reject_threshold=None,
-        reject_label=None,
-        beta=1.0,
-        learn_beta=True,
-    ):
-        super().__init__(
-            alpha=alpha,
-            solver=solver,
-            learning_rate_init=learning_rate_init,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            class_weight=class_weight,
-            shuffle=shuffle,
-            random_state=random_state,
-            warm_start=warm_start,
-            device=device,
-            dtype=dtype,
-            verbose=verbose,
-            reject_threshold=reject_threshold,
-            reject_label=reject_label,
-        )
-        self.beta = beta
-        self.learn_beta = learn_beta
+
+    head = OneVsRestTanh()
 
     _parameter_constraints = {
         **AutodiffClassifier._parameter_constraints,
@@ -251,18 +135,16 @@ class TanhLogisticClassifier(_OneVsRestLinear):
         "learn_beta": ["boolean"],
     }
 
-    def _build_module(self, n_features, n_classes, generator):
-        n_outputs = 1 if n_classes == 2 else n_classes
-        return TanhScorer(n_features, n_outputs, beta=self.beta, learn_beta=self.learn_beta)
+    def __init__(self, *, beta=1.0, learn_beta=True, **kwargs):
+        super().__init__(**kwargs)
+        self.beta = beta
+        self.learn_beta = learn_beta
 
-    def _encode_target(self, y_index, n_classes, dtype):
-        # Bipolar labels: +1 for the class of the column, -1 otherwise.
-        return 2.0 * super()._encode_target(y_index, n_classes, dtype) - 1.0
-
-    def _objective(self, module, X, target, sample_weight):
-        beta = module.beta
-        loss = tanh_logistic_loss(module.margin(X), target, beta, sample_weight)
-        return loss + l2_penalty([2.0 * beta.unsqueeze(1) * module.weight], self.alpha)
+    def build_module(self, n_features, n_classes):
+        """The scorer :math:`2\\beta(x^\\top w - b)` with (w, b) at zero and the initial beta."""
+        return TanhScorer(
+            n_features, self.head.n_outputs(n_classes), beta=self.beta, learn_beta=self.learn_beta
+        )
 
     def _fitted_arrays(self, module):
         return {

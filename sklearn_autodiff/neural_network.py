@@ -1,14 +1,15 @@
 """Multi-layer perceptron with a softmax output."""
 
 import numbers
+import os
 
-import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
-from ._base import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC, AutodiffClassifier
+from ._base import AutodiffClassifier
 from ._data import to_numpy
+from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
+from ._heads import SoftmaxCrossEntropy
 from ._modules import ACTIVATIONS, MLP
-from .losses import l2_penalty, softmax_cross_entropy_loss
 
 
 class MLPSoftmaxClassifier(AutodiffClassifier):
@@ -53,93 +54,28 @@ class MLPSoftmaxClassifier(AutodiffClassifier):
     (2, 3)
     """
 
+    head = SoftmaxCrossEntropy()
+
     _parameter_constraints = {
         **AutodiffClassifier._parameter_constraints,
         "hidden_layer_sizes": [tuple, list, Interval(numbers.Integral, 1, None, closed="left")],
+        # Entries are checked in build_module (_hidden_sizes).
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
     }
 
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="relu",
-        *,
-        dropout=0.0,
-        alpha=1e-4,
-        solver="adam",
-        learning_rate_init=None,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        batch_size="auto",
-        max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        class_weight=None,
-        shuffle=True,
-        random_state=None,
-        warm_start=False,
-        device="cpu",
-        dtype=None,
-        verbose=0,
-        reject_threshold=None,
-        reject_label=None,
-    ):
-        super().__init__(
-            alpha=alpha,
-            solver=solver,
-            learning_rate_init=learning_rate_init,
-            momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            class_weight=class_weight,
-            shuffle=shuffle,
-            random_state=random_state,
-            warm_start=warm_start,
-            device=device,
-            dtype=dtype,
-            verbose=verbose,
-            reject_threshold=reject_threshold,
-            reject_label=reject_label,
-        )
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, dropout=0.0,
+                 solver="adam", **kwargs):
+        super().__init__(solver=solver, **kwargs)
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
 
-    def _build_module(self, n_features, n_classes, generator):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-        if not all(isinstance(s, numbers.Integral) and s > 0 for s in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}."
-            )
-        layer_sizes = [n_features, *sizes, n_classes]
-        return MLP(layer_sizes, self.activation, self.dropout, generator)
-
-    def _set_dropout_generator(self, module, generator):
-        module.set_dropout_generator(generator)
-
-    def _encode_target(self, y_index, n_classes, dtype):
-        return y_index.long()
-
-    def _objective(self, module, X, target, sample_weight):
-        loss = softmax_cross_entropy_loss(module(X), target, sample_weight)
-        weights = [layer.weight for layer in module.linear_layers()]
-        return loss + l2_penalty(weights, self.alpha)
-
-    def _log_proba_from_logits(self, logits):
-        return F.log_softmax(logits, dim=1)
-
-    def _decision_from_logits(self, logits):
-        # Binary: the log-odds of classes_[1], as for the linear models.
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+    def build_module(self, n_features, n_classes):
+        """The MLP with Glorot-uniform weights (as MLPClassifier)."""
+        layer_sizes = [n_features, *_hidden_sizes(self.hidden_layer_sizes), n_classes]
+        _check_memory(layer_sizes)
+        return MLP(layer_sizes, self.activation, self.dropout)
 
     def _fitted_arrays(self, module):
         layers = module.linear_layers()
@@ -147,3 +83,33 @@ class MLPSoftmaxClassifier(AutodiffClassifier):
             "coefs_": [to_numpy(layer.weight.T) for layer in layers],
             "intercepts_": [to_numpy(layer.bias) for layer in layers],
         }
+
+
+def _hidden_sizes(sizes):
+    """The hidden widths as a list of positive ints; InvalidParameterError otherwise."""
+    listed = [sizes] if not isinstance(sizes, (tuple, list)) else list(sizes)
+    if not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in listed
+    ):
+        raise InvalidParameterError(
+            "The 'hidden_layer_sizes' parameter of MLPSoftmaxClassifier must be a "
+            f"positive int or a tuple of positive ints; got {sizes!r}."
+        )
+    return [int(s) for s in listed]
+
+
+def _check_memory(layer_sizes):
+    """Refuse a network whose parameters alone (with gradients and Adam moments) exceed RAM."""
+    n_params = sum((a + 1) * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
+    needed = 4 * 8 * n_params  # float64 parameters, gradients and two moments
+    try:
+        available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if needed > available:
+        raise MemoryError(
+            f"hidden_layer_sizes={layer_sizes[1:-1]} makes {n_params:,} parameters, which "
+            f"need about {needed / 2**30:.1f} GiB to train (parameters, gradients and "
+            f"optimizer state in float64); this machine has {available / 2**30:.1f} GiB. "
+            "Use smaller layers."
+        )

@@ -1,0 +1,91 @@
+"""Numpydoc text shared by the estimators' docstrings."""
+
+#: Numpydoc text of the parameters every estimator shares.
+COMMON_PARAMETERS_DOC = """\
+    alpha : float, default=1e-4
+        L2 strength: the objective is the weighted mean loss plus
+        :math:`\\frac{\\alpha}{2} \\sum \\lVert W \\rVert^2` over the weights
+        (never the biases or beta). ``alpha = 1 / (C n)`` matches scikit-learn's
+        ``LogisticRegression(C=C)``.
+    solver : {"auto", "newton", "lbfgs", "adam", "sgd", "gd"}
+        ``"newton"``: damped Newton steps with the exact Hessian
+        :math:`[X, 1]^\\top D [X, 1]` (linear models only; reaches the optimum
+        to rounding); ``"lbfgs"``: full-batch quasi-Newton with a strong-Wolfe
+        line search; ``"adam"``; ``"sgd"``: mini-batch SGD with momentum;
+        ``"gd"``: plain full-batch gradient descent with a fixed step, as in
+        the lectures. ``"auto"`` takes ``"newton"`` where its estimated cost
+        is lower (few features, or few rows), else ``"lbfgs"``, finished by
+        two Newton steps when they are cheap; ``solver_`` says what ran.
+    learning_rate_init : float, default=None
+        Step size; None means 1e-3 for adam and 0.1 for sgd and gd (lbfgs
+        takes its steps from the line search).
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for ``solver="sgd"``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size of adam and sgd; "auto" is ``min(200, n_samples)``.
+        lbfgs and gd always use the full batch.
+    max_iter : int, default=200
+        Maximum number of epochs (adam, sgd) or iterations (lbfgs, gd).
+    tol : float, default=1e-4
+        lbfgs and newton stop when the largest gradient entry is at most
+        ``tol`` (newton then takes two more steps, to rounding); the
+        other solvers stop when the loss (or validation score) has not
+        improved by ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    n_iter_no_change : int, default=10
+        Patience of that rule.
+    early_stopping : bool, default=False
+        Hold out a stratified ``validation_fraction`` of the training data,
+        stop on its accuracy, and keep the best parameters.
+    validation_fraction : float, default=0.1
+        Size of the held-out set for early stopping.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplied into ``sample_weight``.
+    shuffle : bool, default=True
+        Reshuffle the samples each epoch (adam, sgd).
+    random_state : int, RandomState instance or None, default=None
+        Seeds initial weights, batches, dropout and the validation split,
+        through local generators (global random states are not touched).
+    warm_start : bool, default=False
+        Continue from the fitted parameters on the next ``fit``.
+    device : str or torch.device, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"cuda:k"`` or ``"auto"`` (CUDA if available).
+    dtype : {"float32", "float64"} or None, default=None
+        None computes float32 input in float32 and anything else in float64.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+    reject_threshold : float in [0, 1] or None, default=None
+        Abstain (predict ``reject_label_``) where the largest class
+        probability is below this value (Chow's rule: for a rejection cost
+        c, the optimal threshold is 1 - c). None never abstains.
+    reject_label : scalar or None, default=None
+        The label of rejections; None means "reject" for string classes and
+        -1 for numeric classes (0 when -1 is a class, as with labels -1/+1).
+"""
+
+COMMON_ATTRIBUTES_DOC = """\
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (never the reject label).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit, when X had string column names.
+    n_iter_ : int
+        Epochs (or iterations) run.
+    loss_ : float
+        The last training objective.
+    loss_curve_ : list of float
+        The training objective after each epoch or iteration.
+    validation_scores_ : list of float
+        Held-out accuracy per epoch (only with early_stopping).
+    best_validation_score_ : float
+        The best of those (only with early_stopping).
+    solver_ : str
+        The solver that ran: ``"newton"``, ``"lbfgs"``, ``"lbfgs+newton"``
+        (L-BFGS finished by Newton steps), ``"gd"``, ``"sgd"`` or ``"adam"``.
+    module_ : torch.nn.Module
+        The trained module.
+    reject_label_ : scalar
+        The label of rejections (only with reject_threshold set).
+"""

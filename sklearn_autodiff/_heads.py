@@ -1,0 +1,116 @@
+r"""The math of a model's output: loss, link and target encoding in one object.
+
+A *head* turns the module's logits into everything the estimator needs:
+the training loss, log-probabilities, the decision function, and the
+targets the loss expects from class indices. It also says what the
+solvers may rely on:
+
+``convex``
+    The loss is convex in the logits.
+``separable``
+    The loss is a sum of one term per logit entry, so its Hessian in the
+    logits is diagonal. With a module whose logits are affine in X, the
+    objective's Hessian is then :math:`[X, 1]^\top D [X, 1]` per output
+    (plus the penalty), which :class:`~sklearn_autodiff._solvers.Newton`
+    builds in one BLAS-3 pass.
+
+The heads play the part of scikit-learn's ``HalfBinomialLoss`` (the loss and
+its link) inside ``LinearModelLoss``; the losses themselves are the public
+functions of :mod:`sklearn_autodiff.losses`.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from .losses import binary_cross_entropy_loss, softmax_cross_entropy_loss, tanh_logistic_loss
+
+
+class SoftmaxCrossEntropy:
+    r"""Softmax output with cross-entropy: :math:`\ell = -\log \operatorname{softmax}(z)_y`.
+
+    One logit per class (two for a binary problem); the targets are class
+    indices.
+    """
+
+    convex = True
+    separable = False
+
+    def n_outputs(self, n_classes):
+        """Number of logits the module must return."""
+        return n_classes
+
+    def encode_target(self, y_index, n_classes, dtype):
+        """Class indices (int64), as :func:`torch.nn.functional.cross_entropy` takes."""
+        return y_index.long()
+
+    def loss(self, logits, target, sample_weight=None):
+        """Weighted mean cross-entropy (:func:`~sklearn_autodiff.losses.softmax_cross_entropy_loss`)."""
+        return softmax_cross_entropy_loss(logits, target, sample_weight)
+
+    def log_proba(self, logits):
+        """:math:`\\log \\operatorname{softmax}(z)`, shape (n, n_classes)."""
+        return F.log_softmax(logits, dim=1)
+
+    def decision(self, logits):
+        """Binary: the log-odds :math:`z_1 - z_0` of ``classes_[1]``; else the logits."""
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+
+class OneVsRestBinaryCrossEntropy:
+    r"""Sigmoid outputs with binary cross-entropy, one binary problem per output.
+
+    Binary problems use one logit :math:`z` with :math:`P(\text{classes\_}[1]) =
+    \sigma(z)`; K > 2 classes use K one-vs-rest logits whose probabilities
+    :math:`\sigma(z_k)` are normalised to sum to one. Targets are
+    :math:`t \in \{0, 1\}` per output and
+    :math:`\ell = \sum_k \operatorname{softplus}(z_k) - t_k z_k`.
+    """
+
+    convex = True
+    separable = True
+
+    def n_outputs(self, n_classes):
+        """One logit for two classes, else one per class."""
+        return 1 if n_classes == 2 else n_classes
+
+    def encode_target(self, y_index, n_classes, dtype):
+        """Column of ``classes_[1]`` indicators (binary) or one-hot columns."""
+        if n_classes == 2:
+            return y_index.to(dtype).unsqueeze(1)
+        return F.one_hot(y_index, n_classes).to(dtype)
+
+    def loss(self, logits, target, sample_weight=None):
+        """Weighted mean of the summed binary cross-entropies."""
+        return binary_cross_entropy_loss(logits, target, sample_weight)
+
+    def log_proba(self, logits):
+        """Log-probabilities, normalised over the one-vs-rest outputs."""
+        if logits.shape[1] == 1:
+            return torch.cat([F.logsigmoid(-logits), F.logsigmoid(logits)], dim=1)
+        log_p = F.logsigmoid(logits)
+        return log_p - torch.logsumexp(log_p, dim=1, keepdim=True)
+
+    def decision(self, logits):
+        """Binary: the logit of ``classes_[1]``; else the K logits."""
+        return logits[:, 0] if logits.shape[1] == 1 else logits
+
+
+class OneVsRestTanh(OneVsRestBinaryCrossEntropy):
+    r"""The lecture's tanh model seen from its logits :math:`z = 2\beta(x^\top w - b)`.
+
+    Targets are bipolar, :math:`y \in \{-1, +1\}`, and the loss
+    :math:`\log(1 + e^{-2\beta y (x^\top w - b)}) = \operatorname{softplus}(-y z)`
+    is :func:`~sklearn_autodiff.losses.tanh_logistic_loss` with the margin
+    :math:`z / (2\beta)`. It equals the binary cross-entropy of
+    :class:`OneVsRestBinaryCrossEntropy` with :math:`t = (1 + y) / 2`, so
+    the link is the same.
+    """
+
+    def encode_target(self, y_index, n_classes, dtype):
+        """+1 for the class of the column, -1 otherwise."""
+        return 2.0 * super().encode_target(y_index, n_classes, dtype) - 1.0
+
+    def loss(self, logits, target, sample_weight=None):
+        """Weighted mean tanh logistic loss, written on the logits."""
+        # softplus(-2 * beta * y * margin) with beta * margin = logits / 2.
+        return tanh_logistic_loss(logits, target, 0.5, sample_weight)
