@@ -8,8 +8,14 @@ fills it, so a model fitted on CUDA loads anywhere, and skops can store it
 without trusting torch types.
 """
 
+import threading
+
 import numpy as np
 import torch
+
+# torch's global random state is shared by all threads: concurrent fits
+# building their modules at once would draw from each other's seeds.
+_BUILD_LOCK = threading.Lock()
 
 _MODULE_KEY = "module_"
 _TENSOR_TAG = "__tensor__"
@@ -19,9 +25,10 @@ def build_seeded(estimator, n_features, n_classes, seed):
     """``estimator.build_module(n_features, n_classes)`` under torch's random state seeded by ``seed``.
 
     The global random state is restored afterwards, so building leaves it as
-    it was and the same seed gives the same initial module.
+    it was and the same seed gives the same initial module; a lock keeps
+    concurrent fits in threads from drawing from each other's seeds.
     """
-    with torch.random.fork_rng(devices=[]):
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return estimator.build_module(n_features, n_classes)
 

@@ -1,0 +1,242 @@
+"""The solvers, the solver choice, the training loop's policies and the thread policy, on their own."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier, TanhLogisticClassifier
+from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
+from sklearn_autodiff._modules import LinearScorer, TanhScorer
+from sklearn_autodiff._solvers import Newton, Problem, TrainingOptions, choose_solver, newton_costs
+from sklearn_autodiff._threads import SINGLE_THREAD_WORK, thread_budget, threads_for
+from sklearn_autodiff._training import KeepBest, NoImprovement, train
+from sklearn_autodiff.losses import l2_penalty
+
+
+def _problem(module, head, n_classes, alpha, seed=0, weighted=True):
+    rng = np.random.default_rng(seed)
+    X = torch.as_tensor(rng.normal(size=(60, 4)))
+    y = torch.as_tensor(rng.integers(0, n_classes, 60))
+    weight = torch.as_tensor(rng.uniform(0.5, 2.0, 60)) if weighted else None
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.as_tensor(rng.normal(scale=0.3, size=p.shape)))
+    module = module.double()
+    return Problem(
+        module=module,
+        loss=head.loss,
+        penalty=lambda m: l2_penalty(m.penalized_weights(), alpha),
+        X=X,
+        target=head.encode_target(y, n_classes, torch.float64),
+        sample_weight=weight,
+    )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize(
+    "make_module, head",
+    [(lambda d, k: LinearScorer(d, k), OneVsRestBinaryCrossEntropy()),
+     (lambda d, k: TanhScorer(d, k, beta=0.7), OneVsRestTanh())],
+)
+def test_newton_hessian_is_autograds_full_hessian(make_module, head, n_classes):
+    alpha = 0.05
+    module = make_module(4, head.n_outputs(n_classes))
+    problem = _problem(module, head, n_classes, alpha)
+    newton = Newton(problem, TrainingOptions(solver="newton"), alpha)
+    W, c = module.affine_logits()
+
+    def objective(flat):
+        k = W.shape[0]
+        coef = flat.view(k, -1)
+        logits = problem.X @ coef[:, :-1].T + coef[:, -1]
+        return problem.loss(logits, problem.target, problem.sample_weight) + 0.5 * alpha * coef[:, :-1].square().sum()
+
+    flat = torch.cat([W, c[:, None]], dim=1).reshape(-1)
+    full = torch.autograd.functional.hessian(objective, flat)
+    blocks = newton._hessian(newton._point[2])
+    size = W.shape[1] + 1
+    expected = torch.block_diag(*[full[i * size:(i + 1) * size, i * size:(i + 1) * size] for i in range(W.shape[0])])
+    torch.testing.assert_close(torch.block_diag(*blocks), expected)
+    # Outputs do not interact: everything off the blocks is zero.
+    torch.testing.assert_close(full, expected)
+    # The gradient is autograd's too.
+    grad = torch.func.grad(objective)(flat)
+    torch.testing.assert_close(newton._point[1].reshape(-1), grad)
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "auto"])
+def test_each_solver_reaches_logistic_regressions_optimum(solver):
+    X, y = make_classification(300, 5, random_state=0)
+    C = 0.5
+    reference = LogisticRegression(C=C, tol=1e-12, max_iter=10_000).fit(X, y)
+    ours = BCELogisticClassifier(alpha=1 / (C * len(y)), solver=solver, tol=1e-10, max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, reference.coef_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ours.intercept_, reference.intercept_, rtol=1e-5, atol=1e-7)
+
+
+def test_solver_name_tells_what_ran():
+    X, y = make_classification(200, 5, random_state=0)
+    assert BCELogisticClassifier().fit(X, y).solver_ == "newton"
+    assert BCELogisticClassifier(solver="lbfgs").fit(X, y).solver_ == "lbfgs"
+    assert TanhLogisticClassifier(solver="newton").fit(X, y).solver_ == "newton"
+    assert MLPSoftmaxClassifier((4,), solver="auto", max_iter=5).fit(X, y).solver_ == "lbfgs"
+    with pytest.raises(ValueError, match="solver='newton' needs a model whose logits are affine"):
+        MLPSoftmaxClassifier((4,), solver="newton").fit(X, y)
+
+
+def test_auto_choice_follows_the_cost_model():
+    # Few features: Newton is cheaper at any n; many features and outputs: L-BFGS.
+    newton, lbfgs, _ = newton_costs(1_000_000, 10, 1)
+    assert newton < lbfgs
+    newton, lbfgs, _ = newton_costs(1_000_000, 300, 5)
+    assert newton > lbfgs
+    X, y = make_classification(2000, 300, n_informative=10, n_classes=5, random_state=0)
+    est = BCELogisticClassifier(alpha=1e-2).fit(X.astype(np.float32), y)
+    assert est.solver_ in ("lbfgs", "lbfgs+newton")
+
+
+def test_lbfgs_then_newton_finishes_at_the_optimum():
+    X, y = make_classification(300, 6, random_state=1)
+    problem_est = BCELogisticClassifier(alpha=1e-2, solver="newton", tol=0).fit(X, y)
+    module = LinearScorer(6, 1).double()
+    problem = Problem(
+        module=module,
+        loss=OneVsRestBinaryCrossEntropy().loss,
+        penalty=lambda m: l2_penalty(m.penalized_weights(), 1e-2),
+        X=torch.as_tensor(X),
+        target=torch.as_tensor(y, dtype=torch.float64)[:, None],
+    )
+    from sklearn_autodiff._solvers import LBFGS, Finished
+
+    options = TrainingOptions(solver="lbfgs", tol=1e-3)
+    solver = Finished(LBFGS(problem, options), lambda: Newton(problem, options, 1e-2), 3)
+    history = train(solver, module, max_steps=200)
+    assert history.converged
+    np.testing.assert_allclose(module.weight.detach().numpy(), problem_est.coef_, rtol=1e-9)
+
+
+class _CountingSolver:
+    """A fake solver whose loss follows a list, for the policies' tests."""
+
+    name = "fake"
+
+    def __init__(self, module, losses, interrupt_at=None):
+        self.module, self.losses, self.interrupt_at, self.i = module, list(losses), interrupt_at, 0
+
+    def step(self):
+        if self.i == self.interrupt_at:
+            raise KeyboardInterrupt
+        with torch.no_grad():
+            self.module.weight.add_(1.0)
+        loss = self.losses[self.i]
+        self.i += 1
+        return loss, False
+
+    def state_dict(self):
+        return None
+
+
+def test_no_improvement_rule_counts_like_scikit_learn():
+    rule = NoImprovement(tol=0.1, patience=2)
+    assert [rule.on_step(i, loss, None) for i, loss in enumerate([1.0, 0.95, 0.5, 0.45, 0.44])] == [
+        False, False, False, False, True
+    ]
+
+
+def test_keep_best_restores_the_best_scoring_parameters():
+    module = LinearScorer(2, 1)
+    scores = iter([0.5, 0.9, 0.7])
+    history = train(_CountingSolver(module, [3, 2, 1]), module, max_steps=3,
+                    validation_score=lambda m: next(scores))
+    assert history.best_validation_score == 0.9 and history.kept == "best"
+    assert float(module.weight.detach()[0, 0]) == 2.0  # after the second step
+
+
+@pytest.mark.parametrize("interrupt_at, kept_weight", [(0, 0.0), (2, 2.0)])
+def test_ctrl_c_keeps_the_last_finished_step(interrupt_at, kept_weight):
+    module = LinearScorer(2, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = train(_CountingSolver(module, [3, 2, 1], interrupt_at), module, max_steps=3)
+    assert history.interrupted and history.n_iter == interrupt_at
+    assert float(module.weight.detach()[0, 0]) == kept_weight
+    if interrupt_at:
+        assert "last finished iteration's parameters" in str(caught[0].message)
+
+
+def test_keyboard_interrupt_before_the_first_iteration_keeps_the_previous_fit(monkeypatch):
+    X, y = make_classification(100, 3, n_informative=2, n_redundant=0, random_state=0)
+    est = BCELogisticClassifier().fit(X, y)
+    before = est.predict_proba(X)
+    from sklearn_autodiff import _solvers
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_solvers.Newton, "step", interrupted)
+    with pytest.warns(UserWarning, match="nothing was trained"):
+        est.fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), before)
+    fresh = BCELogisticClassifier()
+    with pytest.warns(UserWarning, match="nothing was trained"):
+        fresh.fit(X, y)
+    assert not hasattr(fresh, "coef_")
+
+
+# ----------------------------------------------------------- thread policy
+
+
+def test_thread_budget_uses_one_thread_for_small_work_and_restores():
+    available = torch.get_num_threads()
+    assert threads_for(SINGLE_THREAD_WORK - 1, 4) == 1
+    assert threads_for(SINGLE_THREAD_WORK, 4) == 4
+    with thread_budget(10):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == available
+    with pytest.raises(RuntimeError):
+        with thread_budget(10):
+            raise RuntimeError
+    assert torch.get_num_threads() == available
+
+
+def test_fit_and_predict_leave_the_thread_setting_as_they_found_it():
+    X, y = make_classification(200, 5, random_state=0)
+    available = torch.get_num_threads()
+    est = MLPSoftmaxClassifier((8,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    est.predict_proba(X)
+    assert torch.get_num_threads() == available
+
+
+def test_concurrent_threaded_fits_equal_sequential_ones():
+    X, y = make_classification(400, 8, n_classes=3, n_informative=4, random_state=0)
+    configs = [
+        dict(cls=MLPSoftmaxClassifier, kw=dict(hidden_layer_sizes=(16,), max_iter=5, random_state=s))
+        for s in range(3)
+    ] + [dict(cls=BCELogisticClassifier, kw={}), dict(cls=TanhLogisticClassifier, kw={})]
+
+    def fit(config):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return config["cls"](**config["kw"]).fit(X, y).predict_proba(X)
+
+    sequential = [fit(c) for c in configs]
+    results = [None] * len(configs)
+
+    def run(i):
+        results[i] = fit(configs[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(configs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(sequential, results):
+        np.testing.assert_array_equal(a, b)
