@@ -16,6 +16,7 @@
 #   6. `pip install -e ".[test]"` when PyPI answers, else an offline
 #      `pip install --no-deps --no-build-isolation -e .`; PYTHONPATH covers a failure
 #   7. `python -m pytest -m cuda tests/test_cuda.py`     -> OUTDIR/test_cuda.txt, .xml
+#      (--timeout 120 per test where pytest-timeout is installed)
 #   8. `python -m benchmarks.gpu --out OUTDIR`            -> OUTDIR/gpu.json, gpu.md,
 #                                                            benchmark.txt
 # Everything else (steps, timings, pip output) goes to OUTDIR/run_gpu.log: seven
@@ -185,9 +186,12 @@ step environment 120 "$OUT/system.txt" "$VPY" -c "$ENV_CHECK"
 grep -E '^(torch|scikit-learn|numpy|WARNING|sklearn_autodiff)' "$OUT/system.txt" | tee -a "$LOG"
 timeout 60 "$VPY" -m pip list >>"$OUT/system.txt" 2>&1
 
-# -- 7. the CUDA tests
-step tests "$(cap 240 150)" "$OUT/test_cuda.txt" "$VPY" -m pytest -m cuda tests/test_cuda.py \
-    -q -rs -p no:cacheprovider --durations=15 --junitxml="$OUT/test_cuda.xml"
+# -- 7. the CUDA tests (a hung test costs 120 s, not the run, where pytest-timeout is there)
+PER_TEST=()
+"$VPY" -c 'import pytest_timeout' >/dev/null 2>&1 && PER_TEST=(--timeout 120)
+step tests "$(cap 300 150)" "$OUT/test_cuda.txt" "$VPY" -m pytest -m cuda tests/test_cuda.py \
+    -q -rs -p no:cacheprovider --durations=15 --junitxml="$OUT/test_cuda.xml" \
+    ${PER_TEST[@]+"${PER_TEST[@]}"}
 TESTS_RC=$?
 
 # -- 8. the benchmark, with what is left
