@@ -129,7 +129,10 @@ VENV_CUDA=$?
 
 # -- 4. torch, only where needed
 if [ "$INSTALL_TORCH" = always ] || { [ "$INSTALL_TORCH" = auto ] && [ $VENV_CUDA -ne 0 ] && [ $HAVE_GPU = 1 ]; }; then
-    step torch "$(cap 330 200)" "$LOG" "$VPY" -m pip install --retries 2 --timeout 60 torch
+    # --ignore-installed: a CPU-only torch seen through --system-site-packages would
+    # otherwise satisfy the requirement.
+    step torch "$(cap 330 200)" "$LOG" "$VPY" -m pip install --retries 2 --timeout 60 \
+        --ignore-installed torch
     timeout 120 "$VPY" -c "$PROBE" >>"$LOG" 2>&1
     VENV_CUDA=$?
 else
