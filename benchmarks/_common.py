@@ -229,8 +229,13 @@ def format_machine(info, background=None):
     return text
 
 
-def report(name, title, columns, rows, notes=(), extra=None, background=None):
-    """Print the table and write ``results/<name>.json``; return the payload."""
+def report(name, title, columns, rows, notes=(), extra=None, background=None,
+           results_dir=None, markdown=False, command=None):
+    """Print the table and write ``<results_dir>/<name>.json``; return the payload.
+
+    ``results_dir`` defaults to ``benchmarks/results``; with ``markdown``, the
+    printed text is also written to ``<name>.md`` beside the JSON.
+    """
     info = machine()
     notes = list(notes)
     if NOISY_REPEATS:
@@ -238,16 +243,15 @@ def report(name, title, columns, rows, notes=(), extra=None, background=None):
             f"{len(NOISY_REPEATS)} timed repeat(s) ran while other processes kept up to "
             f"{max(NOISY_REPEATS):.1f} cores busy (retries exhausted): those figures are noisy."
         )
-    print(f"## {title}\n")
-    print(format_machine(info, background) + "\n")
-    print(format_table(columns, rows))
-    for note in notes:
-        print(f"\n- {note}")
+    text = [f"## {title}\n", format_machine(info, background) + "\n", format_table(columns, rows)]
+    text += [f"\n- {note}" for note in notes]
+    text = "\n".join(text)
+    print(text)
     payload = {
         "benchmark": name,
         "title": title,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "command": f"python -m benchmarks.{name}",
+        "command": command or f"python -m benchmarks.{name}",
         "machine": info,
         "background_load_cores": background,
         "rows": rows,
@@ -256,8 +260,15 @@ def report(name, title, columns, rows, notes=(), extra=None, background=None):
     }
     if extra:
         payload.update(extra)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{name}.json"
+    results_dir = Path(results_dir) if results_dir is not None else RESULTS_DIR
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    print(f"\n(written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path})")
+    written = [path]
+    if markdown:
+        written.append(results_dir / f"{name}.md")
+        written[-1].write_text(text + "\n")
+    for path in written:
+        shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+        print(f"\n(written to {shown})")
     return payload
