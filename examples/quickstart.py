@@ -28,8 +28,7 @@ for estimator in (
 
 search = GridSearchCV(
     make_pipeline(StandardScaler(), MLPSoftmaxClassifier(learning_rate_init=1e-2, random_state=0)),
-    {"mlpsoftmaxclassifier__hidden_layer_sizes": [(16,), (64,)],
-     "mlpsoftmaxclassifier__alpha": [1e-4, 1e-2]},
+    {"mlpsoftmaxclassifier__hidden_layer_sizes": [(16,), (64,)]},
     cv=3,
 ).fit(X_train, y_train)
 print("best parameters:", search.best_params_)
