@@ -35,7 +35,9 @@ print("best parameters:", search.best_params_)
 print(f"test accuracy of the best pipeline: {search.score(X_test, y_test):.3f}")
 
 # Abstention: answer -1 ("reject") where the model is less than 90% sure.
-abstaining = make_pipeline(StandardScaler(), BCELogisticClassifier(alpha=1e-2, reject_threshold=0.9))
+abstaining = make_pipeline(
+    StandardScaler(), BCELogisticClassifier(alpha=1e-2, reject_threshold=0.9)
+)
 predicted = abstaining.fit(X_train, y_train).predict(X_test)
 accepted = predicted != -1
 print(f"abstaining model: coverage {accepted.mean():.3f}, "
