@@ -7,6 +7,10 @@ accuracy of each estimator on the breast cancer data, the best MLP
 parameters found by a small grid search, and what an abstaining model does.
 """
 
+# The gallery shows this script without running it; its card (drawn by
+# docs/_ext/quickstart_thumbnail.py) shows what it prints.
+# sphinx_gallery_thumbnail_path = "_static/quickstart_thumbnail.png"
+
 from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
