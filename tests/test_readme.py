@@ -62,3 +62,12 @@ def test_readme_python_block_runs_as_pasted(code):
         warnings.simplefilter("error")
         exec(compile(code, "README.md", "exec"), namespace)
     assert out.getvalue().strip(), "each README block prints what it shows"
+
+
+def test_docs_quick_start_is_the_readme_one():
+    # docs/index.rst repeats the README's install command and example; a
+    # change to one must reach the other.
+    index = (ROOT / "docs" / "index.rst").read_text()
+    assert _commands()[0] in index
+    example = dict(_python_blocks())["Example"]
+    assert "\n".join("   " + line if line else "" for line in example.splitlines()) in index
