@@ -32,6 +32,7 @@ monitor = ScoringMonitor(scoring="accuracy")
 clf = MLPSoftmaxClassifier((32,), early_stopping=True, random_state=0)
 clf.set_callbacks(ProgressBar(), monitor)
 clf.fit(X, y)
+print(f"early stopping after {clf.n_iter_} epochs")
 
 # %%
 # The log
@@ -40,9 +41,8 @@ clf.fit(X, y)
 # for the whole fit (``task_name == "fit"``) and one per epoch.
 log = monitor.get_logs()
 epochs = [row for row in log.data if row["task_name"] == "epoch"]
-print(f"{len(epochs)} epochs (n_iter_ = {clf.n_iter_}); "
-      f"training accuracy {epochs[0]['accuracy']:.3f} after the first, "
-      f"{epochs[-1]['accuracy']:.3f} after the last")
+print(f"{len(epochs)} epochs logged; training accuracy "
+      f"{epochs[0]['accuracy']:.3f} after the first, {epochs[-1]['accuracy']:.3f} after the last")
 print(f"best validation accuracy {clf.best_validation_score_:.3f}")
 
 # %%
