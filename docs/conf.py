@@ -4,8 +4,9 @@ Build (from the repository root, with the ``docs`` extra installed)::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-The gallery executes the ``examples/plot_*.py`` scripts (about a minute on a
-CPU); ``-D plot_gallery=0`` skips running them.
+The gallery executes the ``examples/plot_*.py`` scripts; ``-D plot_gallery=0``
+skips running them. MathJax is served from the build itself
+(``sphinx-mathjax-offline``), so the pages render formulas without a network.
 """
 
 import os
@@ -27,6 +28,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 files copied into _static/mathjax and mathjax_path pointed at
+    # them, instead of a CDN: the built pages need no network.
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
@@ -34,7 +38,8 @@ extensions = [
 
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
-                    "auto_examples/*.py", "auto_examples/*.zip"]
+                    "auto_examples/*.py", "auto_examples/*.zip",
+                    "sg_execution_times.rst", "auto_examples/sg_execution_times.rst"]
 root_doc = "index"
 
 # -- API reference -------------------------------------------------------------
@@ -44,6 +49,9 @@ autosummary_generate = True
 # docstrings point into scikit-learn's own user guide).
 autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
+# "On this page" of an API page lists "fit", not "TanhLogisticClassifier.fit"
+# (the long names were cut off in the narrow sidebar).
+toc_object_entries_show_parents = "hide"
 # numpydoc renders the Parameters / Attributes sections; autosummary lists the
 # methods, so numpydoc's own member tables would list them twice.
 numpydoc_show_class_members = False
@@ -102,17 +110,27 @@ sphinx_gallery_conf = {
     "show_memory": False,
     "image_srcset": [],
     "matplotlib_animations": False,
+    # The sg_execution_times pages load jQuery, DataTables and Bootstrap from
+    # CDNs; the build prints the same times ("computation time summary").
+    "write_computation_times": False,
 }
 
 # -- HTML ----------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"sklearn_autodiff {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "navbar_align": "left",
     "show_prev_next": False,
-    "secondary_sidebar_items": ["page-toc"],
+    # "On this page" everywhere but on the gallery's pages (not listed), which
+    # are mostly code with two or three sections: they give the right-hand
+    # column to the code (100 columns at 1280 px).
+    "secondary_sidebar_items": {
+        page: ["page-toc"]
+        for page in ("index", "api", "building_docs", "user_guide/*", "generated/*")
+    },
     "footer_start": ["copyright"],
     "footer_end": [],
 }

@@ -10,7 +10,8 @@ autograd for the gradient, and prints it next to the lecture's closed form:
 
 * tanh classifier, :math:`L = \\frac1n \\sum_j \\log(1 + e^{h_j})` with
   :math:`h_j = -2\\beta y_j (x_j^\\top w - b)`:
-  :math:`\\partial L / \\partial \\beta = \\frac1n \\sum_j \\sigma(h_j)\\,(-2 y_j (x_j^\\top w - b))`,
+  :math:`\\partial L / \\partial \\beta
+  = \\frac1n \\sum_j \\sigma(h_j)\\,(-2 y_j (x_j^\\top w - b))`,
   :math:`\\partial L / \\partial b = \\frac1n \\sum_j \\sigma(h_j)\\, 2\\beta y_j`,
   :math:`\\partial L / \\partial w = \\frac1n \\sum_j \\sigma(h_j)\\,(-2\\beta y_j x_j)`;
 * logistic regression (binary cross-entropy), :math:`p_j = \\sigma(x_j^\\top w + b)`:
@@ -19,7 +20,8 @@ autograd for the gradient, and prints it next to the lecture's closed form:
 * the two-layer network :math:`Z = \\sigma(XV + c)`,
   :math:`\\hat Y = \\operatorname{softmax}(ZW + d)` with the cross-entropy
   (one-hot :math:`Y`): :math:`\\partial L / \\partial W = Z^\\top (\\hat Y - Y) / n`,
-  :math:`\\partial L / \\partial V = X^\\top \\big((\\hat Y - Y) W^\\top \\odot Z (1 - Z)\\big) / n`,
+  :math:`\\partial L / \\partial V
+  = X^\\top \\big((\\hat Y - Y) W^\\top \\odot Z (1 - Z)\\big) / n`,
   and the bias gradients are the column means of the same error terms.
 """
 
@@ -58,9 +60,11 @@ def show(title, rows):
     """Print autograd's gradient and the closed form side by side."""
     print(f"\n{title}")
     print(f"  {'parameter':10s} {'autograd':>34s}   {'closed form':>34s}   max |diff|")
+    def fmt(v):
+        return np.array2string(v[:3].numpy(), precision=5, suppress_small=True)
+
     for name, auto, closed in rows:
         auto, closed = auto.detach().ravel(), closed.detach().ravel()
-        fmt = lambda v: np.array2string(v[:3].numpy(), precision=5, suppress_small=True)
         more = " ..." if auto.numel() > 3 else ""
         print(f"  {name:10s} {fmt(auto) + more:>34s}   {fmt(closed) + more:>34s}"
               f"   {float((auto - closed).abs().max()):.1e}")

@@ -17,7 +17,7 @@ the probability of the predicted class.
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
+from matplotlib.colors import to_rgb
 from sklearn.datasets import load_iris
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -50,15 +50,38 @@ proba = model.predict_proba(grid)
 region = proba.argmax(axis=1).reshape(xx.shape)
 confidence = proba.max(axis=1).reshape(xx.shape)
 
+#
+# Each region is painted in its class's colour, pale where the network is
+# unsure and deep where it is sure; the colour key beside it gives the scale
+# of each class (the probability of the predicted class runs from 1/3, a
+# three-way tie, to 1).
 colors = ["#1b9e77", "#d95f02", "#7570b3"]
-fig, (ax, ax_loss) = plt.subplots(
-    1, 2, figsize=(11, 4.5), width_ratios=(3, 2), layout="constrained"
+
+
+def paint(k, p):
+    """RGB of class k at probability p: white blended towards its colour."""
+    strength = 0.15 + 0.6 * np.clip((p - 1 / 3) / (2 / 3), 0, 1)
+    return 1 - (1 - np.asarray(to_rgb(colors[k]))) * strength[..., None]
+
+
+fig, (ax, ax_key, ax_loss) = plt.subplots(
+    1, 3, figsize=(11.5, 4.5), width_ratios=(3, 0.22, 2), layout="constrained"
 )
-ax.contourf(xx, yy, region, levels=[-0.5, 0.5, 1.5, 2.5],
-            cmap=ListedColormap(colors), alpha=0.35)
-shade = ax.contourf(xx, yy, confidence, levels=np.linspace(0.3, 1.0, 8),
-                    cmap="Greys_r", alpha=0.35)
-fig.colorbar(shade, ax=ax, label="probability of the predicted class")
+fig.get_layout_engine().set(wspace=0.06)
+image = np.zeros(xx.shape + (3,))
+for k in range(len(colors)):
+    image[region == k] = paint(k, confidence[region == k])
+ax.imshow(image, origin="lower", extent=(xx.min(), xx.max(), yy.min(), yy.max()),
+          aspect="auto", interpolation="nearest")
+
+p_key = np.linspace(1 / 3, 1, 100)
+key = np.stack([paint(k, p_key) for k in range(len(colors))], axis=1)
+ax_key.imshow(key, origin="lower", extent=(-0.5, 2.5, 1 / 3, 1), aspect="auto")
+ax_key.set_xticks(range(len(colors)), iris.target_names, rotation=90, fontsize=8)
+ax_key.yaxis.tick_right()
+ax_key.yaxis.set_label_position("right")
+ax_key.set_yticks([1 / 3, 0.5, 2 / 3, 5 / 6, 1], ["1/3", "0.5", "2/3", "5/6", "1"])
+ax_key.set_ylabel("probability of the predicted class")
 for k, name in enumerate(iris.target_names):
     ax.scatter(*X[y == k].T, s=22, c=colors[k], edgecolors="k", linewidths=0.4, label=name)
 ax.set(xlabel=iris.feature_names[2], ylabel=iris.feature_names[3],

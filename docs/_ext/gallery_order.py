@@ -6,6 +6,7 @@ ORDER = [
     "plot_autograd_gradients.py",
     "plot_risk_coverage.py",
     "plot_grid_search.py",
+    "plot_training_monitor.py",
     "quickstart.py",
 ]
 
