@@ -229,8 +229,14 @@ def format_machine(info, background=None):
     return text
 
 
-def report(name, title, columns, rows, notes=(), extra=None, background=None):
-    """Print the table and write ``results/<name>.json``; return the payload."""
+def report(name, title, columns, rows, notes=(), extra=None, background=None,
+           tables=(), command=None):
+    """Print the table and write ``results/<name>.json``; return the payload.
+
+    ``tables``: further ``(heading, columns, rows)`` printed after the main
+    table and stored under ``"tables"`` in the JSON; ``command``: the command
+    line to record (default ``python -m benchmarks.<name>``).
+    """
     info = machine()
     notes = list(notes)
     if NOISY_REPEATS:
@@ -241,16 +247,20 @@ def report(name, title, columns, rows, notes=(), extra=None, background=None):
     print(f"## {title}\n")
     print(format_machine(info, background) + "\n")
     print(format_table(columns, rows))
+    for heading, more_columns, more_rows in tables:
+        print(f"\n### {heading}\n")
+        print(format_table(more_columns, more_rows))
     for note in notes:
         print(f"\n- {note}")
     payload = {
         "benchmark": name,
         "title": title,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "command": f"python -m benchmarks.{name}",
+        "command": command or f"python -m benchmarks.{name}",
         "machine": info,
         "background_load_cores": background,
         "rows": rows,
+        "tables": {heading: more_rows for heading, _, more_rows in tables},
         "noisy_repeats": len(NOISY_REPEATS),
         "notes": notes,
     }
