@@ -230,11 +230,14 @@ def format_machine(info, background=None):
 
 
 def report(name, title, columns, rows, notes=(), extra=None, background=None,
-           results_dir=None, markdown=False, command=None):
+           results_dir=None, markdown=False, tables=(), command=None):
     """Print the table and write ``<results_dir>/<name>.json``; return the payload.
 
     ``results_dir`` defaults to ``benchmarks/results``; with ``markdown``, the
-    printed text is also written to ``<name>.md`` beside the JSON.
+    printed text is also written to ``<name>.md`` beside the JSON. ``tables``:
+    further ``(heading, columns, rows)`` printed after the main table and
+    stored under ``"tables"`` in the JSON; ``command``: the command line to
+    record (default ``python -m benchmarks.<name>``).
     """
     info = machine()
     notes = list(notes)
@@ -244,6 +247,8 @@ def report(name, title, columns, rows, notes=(), extra=None, background=None,
             f"{max(NOISY_REPEATS):.1f} cores busy (retries exhausted): those figures are noisy."
         )
     text = [f"## {title}\n", format_machine(info, background) + "\n", format_table(columns, rows)]
+    for heading, more_columns, more_rows in tables:
+        text += [f"\n### {heading}\n", format_table(more_columns, more_rows)]
     text += [f"\n- {note}" for note in notes]
     text = "\n".join(text)
     print(text)
@@ -255,6 +260,7 @@ def report(name, title, columns, rows, notes=(), extra=None, background=None,
         "machine": info,
         "background_load_cores": background,
         "rows": rows,
+        "tables": {heading: more_rows for heading, _, more_rows in tables},
         "noisy_repeats": len(NOISY_REPEATS),
         "notes": notes,
     }
