@@ -130,9 +130,9 @@ def test_sparse_stays_sparse_on_the_device(monkeypatch):
     seen = []
     original = base_module.train
 
-    def spy(module, objective, data, *args, **kwargs):
-        seen.append(data.X.layout)
-        return original(module, objective, data, *args, **kwargs)
+    def spy(solver, *args, **kwargs):
+        seen.append(solver.problem.X.layout)
+        return original(solver, *args, **kwargs)
 
     monkeypatch.setattr(base_module, "train", spy)
     clf = BCELogisticClassifier(solver="adam", max_iter=2).fit(X, y)
@@ -147,9 +147,10 @@ def test_torch_tensor_input_is_used_in_place(Estimator, data, monkeypatch):
     seen = []
     original = base_module.train
 
-    def spy(module, objective, data, *args, **kwargs):
-        seen.append(data.X.data_ptr())
-        return original(module, objective, data, *args, **kwargs)
+    def spy(solver, *args, **kwargs):
+        problem = getattr(solver, "problem", None) or solver.first.problem
+        seen.append(problem.X.data_ptr())
+        return original(solver, *args, **kwargs)
 
     monkeypatch.setattr(base_module, "train", spy)
     from_tensor = _small(Estimator).fit(X_t, torch.tensor(y))
