@@ -337,6 +337,11 @@ class Newton(_Solver):
         X = problem.X
         self.X = X.to_dense() if X.layout != torch.strided else X
         self.W, self.c = self.module.affine_logits()
+        # Small problems keep [X, 1] whole: one product per Hessian, no blocks.
+        n, d = self.X.shape
+        self.X1 = None
+        if n * (d + 1) * self.W.shape[0] <= HESSIAN_BLOCK_ELEMENTS:
+            self.X1 = torch.cat([self.X, self.X.new_ones((n, 1))], dim=1)
         self.dtype = self.W.dtype
         self._point = self._evaluate(torch.addmm(self.c, self.X, self.W.T))
         self._polish_left = NEWTON_POLISH_STEPS
@@ -356,6 +361,13 @@ class Newton(_Solver):
         return value, grad, D.detach(), Z.detach()
 
     def _hessian(self, D):
+        if self.X1 is not None:
+            X1 = self.X1
+            H = (D.T.unsqueeze(2) * X1.unsqueeze(0)).transpose(1, 2) @ X1
+            H = H.to(torch.float64)
+            d = X1.shape[1] - 1
+            H[:, :d, :d] += self.alpha * torch.eye(d, dtype=torch.float64, device=H.device)
+            return H
         X = self.X
         n, d = X.shape
         k = D.shape[1]
