@@ -22,7 +22,7 @@ functions of :mod:`sklearn_autodiff.losses`.
 import torch
 import torch.nn.functional as F
 
-from .losses import binary_cross_entropy_loss, softmax_cross_entropy_loss, tanh_logistic_loss
+from .losses import binary_cross_entropy_loss, softmax_cross_entropy_loss
 
 
 class SoftmaxCrossEntropy:
@@ -111,6 +111,10 @@ class OneVsRestTanh(OneVsRestBinaryCrossEntropy):
         return 2.0 * super().encode_target(y_index, n_classes, dtype) - 1.0
 
     def loss(self, logits, target, sample_weight=None):
-        """Weighted mean tanh logistic loss, written on the logits."""
-        # softplus(-2 * beta * y * margin) with beta * margin = logits / 2.
-        return tanh_logistic_loss(logits, target, 0.5, sample_weight)
+        """Weighted mean tanh logistic loss :math:`\\operatorname{softplus}(-y z)`.
+
+        Evaluated as the binary cross-entropy with :math:`t = (1 + y)/2`, the
+        same function (``tanh_logistic_loss(z / (2 beta), y, beta)``), through
+        torch's fused kernel: fewer temporaries of the size of the data.
+        """
+        return binary_cross_entropy_loss(logits, (target + 1.0) * 0.5, sample_weight)

@@ -49,7 +49,7 @@ NEWTON_MAX_HALVINGS = 30
 # step squares the error, so two reach the optimum to rounding.
 NEWTON_POLISH_STEPS = 2
 # Rows of X times outputs per block of the Hessian product (bounds its memory).
-HESSIAN_BLOCK_ELEMENTS = 2**22
+HESSIAN_BLOCK_ELEMENTS = 2**20
 
 # Cost model of choose_solver, in seconds on one core of a current CPU: a
 # streamed pass over one element of X, one BLAS-3 multiply-add, and the

@@ -110,3 +110,15 @@ def test_integer_weights_equal_repeated_rows():
     weighted = binary_cross_entropy_loss(z, t, torch.tensor([2.0, 1.0, 3.0], dtype=torch.float64))
     repeated = binary_cross_entropy_loss(z[[0, 0, 1, 2, 2, 2]], t[[0, 0, 1, 2, 2, 2]])
     torch.testing.assert_close(weighted, repeated)
+
+
+def test_tanh_head_loss_is_the_tanh_logistic_loss():
+    from sklearn_autodiff._heads import OneVsRestTanh
+
+    rng = np.random.default_rng(0)
+    beta = torch.tensor([0.7, 1.3, 2.0], dtype=torch.float64)
+    margin = torch.as_tensor(rng.normal(size=(20, 3)))
+    y = torch.as_tensor(rng.choice([-1.0, 1.0], size=(20, 3)))
+    weight = torch.as_tensor(rng.uniform(0.1, 2.0, 20))
+    expected = tanh_logistic_loss(margin, y, beta, weight)
+    torch.testing.assert_close(OneVsRestTanh().loss(2 * beta * margin, y, weight), expected)
