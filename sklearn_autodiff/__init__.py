@@ -3,9 +3,9 @@
 from ._base import AutodiffClassifier
 from .linear_model import BCELogisticClassifier, TanhLogisticClassifier
 from .neural_network import MLPSoftmaxClassifier
+from ._risk_coverage_display import RiskCoverageDisplay
+from ._selective_cv import SelectiveClassifierCV
 from .selective import (
-    RiskCoverageDisplay,
-    SelectiveClassifierCV,
     aurc_score,
     chow_loss,
     coverage_score,

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
-from .selective import risk_coverage_curve
+from .selective import aurc_score, risk_coverage_curve
 
 # --------------------------------------------------------------------------
 # Display
@@ -184,7 +184,7 @@ class RiskCoverageDisplay:
         coverage, risk, thresholds = risk_coverage_curve(
             y_true, y_proba, labels=labels, sample_weight=sample_weight
         )
-        aurc = float(np.sum(np.diff(coverage, prepend=0.0) * risk))
+        aurc = aurc_score(y_true, y_proba, labels=labels, sample_weight=sample_weight)
         display = cls(
             coverage=coverage, risk=risk, thresholds=thresholds, aurc=aurc, name=name
         )

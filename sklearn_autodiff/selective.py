@@ -482,9 +482,3 @@ def aurc_score(y_true, y_proba, *, labels=None, sample_weight=None):
         y_true, y_proba, labels=labels, sample_weight=sample_weight
     )
     return float(np.sum(np.diff(coverage, prepend=0.0) * risk))
-
-
-# The meta-estimator and the display live in their own modules; they are
-# imported last because they use the metrics above.
-from ._risk_coverage_display import RiskCoverageDisplay  # noqa: E402
-from ._selective_cv import SelectiveClassifierCV  # noqa: E402
