@@ -578,7 +578,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 self.class_weight, classes=class_labels, y=class_labels[y_index]
             )
             sample_weight = sample_weight * per_class[y_index]
-        if not sample_weight.flags.writeable:
+        if isinstance(sample_weight, np.ndarray) and not sample_weight.flags.writeable:
             # Read-only weights (pandas 3 gives them) would make torch warn; copy once.
             sample_weight = sample_weight.copy()
         if not sample_weight.sum() > 0:
