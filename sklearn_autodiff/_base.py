@@ -9,8 +9,10 @@ input conversion in :mod:`._data`, the reject option in :mod:`._reject`,
 persistence in :mod:`._persistence`, the thread policy in :mod:`._threads`.
 """
 
+import contextlib
 import copy
 import inspect
+import os
 import numbers
 import warnings
 
@@ -23,7 +25,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils import compute_class_weight
 from sklearn.utils._array_api import check_same_namespace
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -354,7 +356,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             sample_weight=torch.as_tensor(w_train, dtype=dtype, device=device),
         )
         options = self._training_options(problem.n_samples, dtype)
-        with thread_budget(_largest_operation(module, problem, options)):
+        with thread_budget(_largest_operation(module, problem, options)), _environment_kept():
             history = self._run_solver(
                 problem, options, generator, validation_score, partial, callback_ctx,
                 lambda: self._fitted_attributes(copy.deepcopy(module).eval(), class_labels, space),
@@ -369,6 +371,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
             return self
         self._commit(module, class_labels, space, history, continuing, validation_score)
+        self._warn_if_degenerate(problem, history)
         callback_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
         if not (partial or history.converged or history.interrupted):
             warnings.warn(
@@ -378,6 +381,23 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 stacklevel=5,  # the user's call, past fit, _guarded_fit and sklearn's wrapper
             )
         return self
+
+    def _warn_if_degenerate(self, problem, history):
+        """Warn when the fit ends worse than the constant model of zero logits."""
+        if not history.n_iter:
+            return
+        with torch.no_grad():
+            n_outputs = problem.module(problem.X[:1]).shape[1]
+            zeros = problem.X.new_zeros((problem.n_samples, n_outputs)).to(problem.params[0].dtype)
+            constant = float(self.loss(zeros, problem.target, problem.sample_weight))
+        if history.loss_curve[-1] > constant * (1 + 1e-6) + 1e-12:
+            warnings.warn(
+                f"{type(self).__name__} ended at a training loss of {history.loss_curve[-1]:.6g}, "
+                f"worse than the constant model's {constant:.6g}: the fit is degenerate. "
+                f"{DIVERGENCE_HINT}",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
 
     def _check_fit_call(self, classes, partial, continuing):
         if partial and not continuing and classes is None:
@@ -573,6 +593,17 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        if isinstance(self.class_weight, dict):
+            bad = {
+                k: v for k, v in self.class_weight.items()
+                if isinstance(v, bool) or not isinstance(v, numbers.Real)
+                or not np.isfinite(v) or v < 0
+            }
+            if bad:
+                raise InvalidParameterError(
+                    f"The 'class_weight' parameter of {type(self).__name__} must map "
+                    f"classes to finite non-negative weights; got {bad!r}."
+                )
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=class_labels, y=class_labels[y_index]
@@ -831,6 +862,38 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         tags.array_api_support = True
         tags.classifier_tags.multi_class = True
         return tags
+
+
+@contextlib.contextmanager
+def _environment_kept():
+    """Undo what torch's fused optimizers do to the process on first use.
+
+    Their first step imports torch's compiler stack, which sets
+    ``TORCHINDUCTOR_CACHE_DIR`` in ``os.environ`` and creates that folder; a
+    library call should leave the user's environment as it found it.
+    """
+    before = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    existed = before is not None or os.path.isdir(_default_inductor_dir())
+    try:
+        yield
+    finally:
+        after = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+        if before is None and after is not None:
+            del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+            if not existed:
+                with contextlib.suppress(OSError):
+                    os.rmdir(after)  # only if empty
+
+
+def _default_inductor_dir():
+    import getpass
+    import tempfile
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment
+        return ""
+    return os.path.join(tempfile.gettempdir(), f"torchinductor_{user}")
 
 
 def _penalized_weights(module):

@@ -49,8 +49,18 @@ def resolve_device(device):
                 f"device={device!r} was requested but only "
                 f"{torch.cuda.device_count()} CUDA device(s) are visible."
             )
-    elif resolved.type not in ("cpu", "mps", "xpu"):
-        raise ValueError(f"device={device!r} is not supported; use 'cpu' or 'cuda'.")
+    elif resolved.type in ("mps", "xpu"):
+        backend = getattr(torch.backends, "mps", None) if resolved.type == "mps" else getattr(torch, "xpu", None)
+        if backend is None or not backend.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but this machine or torch build has no "
+                f"{resolved.type} device. Use device='cpu' or device='auto'."
+            )
+    elif resolved.type != "cpu":
+        raise ValueError(
+            f"device={device!r} is not supported (it holds no data to train on); use "
+            "'cpu', 'cuda', 'cuda:k' or 'auto'."
+        )
     return resolved
 
 
@@ -188,6 +198,8 @@ def check_tensor_input(X, dtype=None):
             "Sparse torch tensors are not supported; pass a scipy.sparse matrix "
             "or a dense tensor."
         )
+    if X.device.type == "meta":
+        raise ValueError("X is a tensor on the 'meta' device, which holds no values; pass real data.")
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2D tensor, got a tensor with {X.ndim} dimension(s) and "

@@ -57,7 +57,7 @@ def _label_inputs(y_true, y_pred, reject_label, sample_weight):
     check_consistent_length(y_true, y_pred, sample_weight)
     if y_true.shape[0] == 0:
         raise ValueError("y_true and y_pred are empty; the metric needs at least one sample.")
-    if isinstance(reject_label, float) and math.isnan(reject_label):
+    if isinstance(reject_label, (float, np.floating)) and math.isnan(reject_label):
         raise ValueError(
             "reject_label=nan cannot mark rejections, because NaN never equals "
             "itself; use a label such as -1 or 'reject'."

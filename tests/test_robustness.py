@@ -298,3 +298,135 @@ def test_bit_identical_refits_and_untouched_global_rng(Estimator, solver):
     for p, q in zip(a.module_.parameters(), b.module_.parameters()):
         assert torch.equal(p, q)
     assert a.loss_curve_ == b.loss_curve_
+
+
+# ------------------------------------------------ break-it pass, round two
+
+
+def _xy():
+    from sklearn.datasets import make_classification
+
+    return make_classification(120, 4, n_informative=2, n_redundant=0, random_state=0)
+
+
+@pytest.mark.parametrize("solver", ["gd", "adam", "sgd"])
+def test_fit_worse_than_the_constant_model_warns_with_the_hint(solver):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from sklearn_autodiff import BCELogisticClassifier
+
+    X, y = _xy()
+    with pytest.warns(ConvergenceWarning, match="worse than the constant model.*StandardScaler"):
+        BCELogisticClassifier(solver=solver, max_iter=20).fit(X * 1e15, y)
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_bad_class_weight_values_are_parameter_errors(bad):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklearn_autodiff import BCELogisticClassifier
+
+    X, y = _xy()
+    with pytest.raises(InvalidParameterError, match="finite non-negative weights"):
+        BCELogisticClassifier(class_weight={0: 1.0, 1: bad}).fit(X, y)
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xpu"])
+def test_unusable_devices_are_clear_value_errors(device):
+    from sklearn_autodiff import BCELogisticClassifier
+
+    X, y = _xy()
+    with pytest.raises(ValueError, match=device):
+        BCELogisticClassifier(device=device).fit(X, y)
+
+
+def test_meta_tensor_input_is_a_clear_error():
+    from sklearn_autodiff import BCELogisticClassifier
+
+    X, y = _xy()
+    with pytest.raises(ValueError, match="'meta' device"):
+        BCELogisticClassifier().fit(torch.empty(120, 4, device="meta"), y)
+
+
+@pytest.mark.parametrize("sizes", [True, (True,), (0,), (-3,), (2.0,)])
+def test_bad_hidden_layer_sizes_are_parameter_errors(sizes):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X, y = _xy()
+    with pytest.raises(InvalidParameterError):
+        MLPSoftmaxClassifier(sizes).fit(X, y)
+
+
+def test_huge_hidden_layer_is_refused_before_allocating():
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X, y = _xy()
+    with pytest.raises(MemoryError, match="GiB"):
+        MLPSoftmaxClassifier((10**9,)).fit(X, y)
+
+
+def test_requires_grad_tensor_input_is_left_alone():
+    from sklearn_autodiff import BCELogisticClassifier
+
+    X, y = _xy()
+    X_t = torch.tensor(X, requires_grad=True)
+    BCELogisticClassifier(solver="adam", max_iter=3).fit(X_t, y)
+    assert X_t.grad is None
+
+
+def test_failed_partial_fit_restores_the_optimizer_state():
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X, y = _xy()
+    twin, est = (MLPSoftmaxClassifier((8,), batch_size=40, random_state=0) for _ in range(2))
+    for model in (twin, est):
+        model.partial_fit(X, y, classes=[0, 1])
+    calls = []
+    good_loss = est.loss
+
+    def nan_on_the_third_batch(logits, target, sample_weight=None):
+        calls.append(1)
+        value = good_loss(logits, target, sample_weight)
+        return value * float("nan") if len(calls) == 3 else value
+
+    est.loss = nan_on_the_third_batch  # two Adam steps run before the NaN
+    with pytest.raises(ValueError, match="diverged"):
+        est.partial_fit(X, y)
+    del est.loss
+    est.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    np.testing.assert_array_equal(est.predict_proba(X), twin.predict_proba(X))
+
+
+def test_mlp_lbfgs_nan_in_a_warm_fit_is_the_divergence_error():
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X, y = _xy()
+    est = MLPSoftmaxClassifier((8,), solver="lbfgs", max_iter=5, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    with pytest.raises(ValueError, match="diverged"):
+        est.fit(X * 1e300, y)
+
+
+def test_fit_leaves_the_environment_as_it_was(monkeypatch):
+    import os
+
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    X, y = _xy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPSoftmaxClassifier((4,), max_iter=2).fit(X, y)
+    assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+
+
+def test_coverage_score_refuses_numpy_float32_nan():
+    from sklearn_autodiff import coverage_score
+
+    with pytest.raises(ValueError, match="nan"):
+        coverage_score([0, 1], [0, 1], reject_label=np.float32("nan"))
