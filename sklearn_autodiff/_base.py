@@ -387,8 +387,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         if not history.n_iter:
             return
         with torch.no_grad():
-            n_outputs = problem.module(problem.X[:1]).shape[1]
-            zeros = problem.X.new_zeros((problem.n_samples, n_outputs)).to(problem.params[0].dtype)
+            n_outputs = problem.module(problem.rows(slice(0, 1))[0]).shape[1]
+            zeros = torch.zeros(
+                (problem.n_samples, n_outputs), dtype=problem.params[0].dtype, device=problem.target.device
+            )
             constant = float(self.loss(zeros, problem.target, problem.sample_weight))
         if history.loss_curve[-1] > constant * (1 + 1e-6) + 1e-12:
             warnings.warn(
