@@ -192,8 +192,10 @@ timeout 60 "$VPY" -m pip list >>"$OUT/system.txt" 2>&1
 # -- 7. the CUDA tests (a hung test costs 120 s, not the run, where pytest-timeout is there)
 PER_TEST=()
 "$VPY" -c 'import pytest_timeout' >/dev/null 2>&1 && PER_TEST=(--timeout 120)
+# One process (the project's addopts ask for pytest-xdist workers, which the
+# offline GPU machine may not have; and the tests share one GPU).
 step tests "$(cap 300 150)" "$OUT/test_cuda.txt" "$VPY" -m pytest -m cuda tests/test_cuda.py \
-    -q -rs -p no:cacheprovider --durations=15 --junitxml="$OUT/test_cuda.xml" \
+    -o addopts=--doctest-modules -q -rs -p no:cacheprovider --durations=15 --junitxml="$OUT/test_cuda.xml" \
     ${PER_TEST[@]+"${PER_TEST[@]}"}
 TESTS_RC=$?
 
