@@ -722,10 +722,9 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         dtype = self.module_dtype_
         home = X.device if isinstance(X, torch.Tensor) else torch.device("cpu")
         rows = min(X.shape[0], PREDICT_CHUNK_ROWS)
-        sizes = [p.numel() for p in self.module_.parameters() if p.ndim >= 2] or [X.shape[1]]
         self.module_.eval()
         out = None
-        with torch.no_grad(), thread_budget(rows * max(sizes)):
+        with torch.no_grad(), thread_budget(rows * _largest_weight(self.module_, X.shape[1])):
             start = 0
             for chunk in iter_row_chunks(X):
                 result = transform(self.module_(to_tensor(chunk, dtype, device))).to(home)
@@ -914,5 +913,9 @@ def _set_generator(module, generator):
 def _largest_operation(module, problem, options):
     """Multiply-adds of the largest product in one step (for the thread policy)."""
     rows = options.batch_size if options.solver not in FULL_BATCH_SOLVERS else problem.n_samples
-    sizes = [p.numel() for p in module.parameters() if p.ndim >= 2] or [problem.X.shape[1]]
-    return rows * max(sizes)
+    return rows * _largest_weight(module, problem.X.shape[1])
+
+
+def _largest_weight(module, n_features):
+    """Entries of the module's largest weight matrix: multiply-adds per row of its largest product."""
+    return max([p.numel() for p in module.parameters() if p.ndim >= 2] or [n_features])

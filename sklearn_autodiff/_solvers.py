@@ -443,13 +443,17 @@ class Newton(_Solver):
         return value, grad, D.detach(), Z.detach()
 
     def _hessian(self, D):
+        """Per-output Hessians in float64, shape (k, d + 1, d + 1), the penalty included."""
+        H = self._data_hessian(D).to(torch.float64)
+        d = H.shape[1] - 1
+        H[:, :d, :d] += self.alpha * torch.eye(d, dtype=torch.float64, device=H.device)
+        return H
+
+    def _data_hessian(self, D):
+        """:math:`[X, 1]^\\top \\operatorname{diag}(D_{:k}) [X, 1]` for each output k."""
         if self.X1 is not None:
             X1 = self.X1
-            H = (D.T.unsqueeze(2) * X1.unsqueeze(0)).transpose(1, 2) @ X1
-            H = H.to(torch.float64)
-            d = X1.shape[1] - 1
-            H[:, :d, :d] += self.alpha * torch.eye(d, dtype=torch.float64, device=H.device)
-            return H
+            return (D.T.unsqueeze(2) * X1.unsqueeze(0)).transpose(1, 2) @ X1
         X = self.X
         n, d = X.shape
         k = D.shape[1]
@@ -462,8 +466,6 @@ class Newton(_Solver):
             H[:, :d, d] += scaled.sum(dim=1)
             H[:, d, d] += Db.sum(dim=1)
         H[:, d, :d] = H[:, :d, d]
-        H = H.to(torch.float64)
-        H[:, :d, :d] += self.alpha * torch.eye(d, dtype=torch.float64, device=H.device)
         return H
 
     def step(self):

@@ -31,8 +31,6 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import _check_sample_weight
 
 __all__ = [
-    "RiskCoverageDisplay",
-    "SelectiveClassifierCV",
     "aurc_score",
     "chow_loss",
     "coverage_score",

@@ -12,9 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier, TanhLogisticClassifier
 from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
 from sklearn_autodiff._modules import LinearScorer, TanhScorer
-from sklearn_autodiff._solvers import Newton, Problem, TrainingOptions, choose_solver, newton_costs
+from sklearn_autodiff._solvers import Newton, Problem, TrainingOptions, newton_costs
 from sklearn_autodiff._threads import SINGLE_THREAD_WORK, thread_budget, threads_for
-from sklearn_autodiff._training import KeepBest, NoImprovement, train
+from sklearn_autodiff._training import NoImprovement, train
 from sklearn_autodiff.losses import l2_penalty
 
 
@@ -240,3 +240,15 @@ def test_concurrent_threaded_fits_equal_sequential_ones():
         t.join()
     for a, b in zip(sequential, results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_blocked_hessian_equals_the_whole_one(monkeypatch):
+    from sklearn_autodiff import _solvers
+
+    head = OneVsRestBinaryCrossEntropy()
+    problem = _problem(LinearScorer(4, 3), head, 3, alpha=0.1)
+    newton = Newton(problem, TrainingOptions(solver="newton"), 0.1)
+    whole = newton._hessian(newton._point[2])
+    newton.X1 = None
+    monkeypatch.setattr(_solvers, "HESSIAN_BLOCK_ELEMENTS", 7 * 3 * 4)  # blocks of 7 rows
+    torch.testing.assert_close(newton._hessian(newton._point[2]), whole)
