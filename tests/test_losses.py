@@ -17,6 +17,15 @@ X = torch.tensor(rng.normal(size=(N, D)), dtype=torch.float64)
 SW = torch.tensor(rng.uniform(0.1, 3.0, size=N), dtype=torch.float64)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rng():
+    # Each test draws from its own seeded generator: with the suite split over
+    # pytest-xdist workers, a module-level generator's state at a test would
+    # depend on which tests the same worker ran before it.
+    global rng
+    rng = np.random.default_rng(1)
+
+
 def _params(*shapes):
     return [torch.tensor(rng.normal(size=s), dtype=torch.float64, requires_grad=True) for s in shapes]
 
