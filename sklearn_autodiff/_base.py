@@ -49,6 +49,7 @@ from ._data import (
     to_tensor,
     torch_dtype,
 )
+from ._distributed import agree_on_shards, communicator
 from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
 from ._heads import SoftmaxCrossEntropy
 from ._reject import reject_mask_from_log_proba, resolve_reject_label
@@ -166,6 +167,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"}), None],
+        "distributed": ["boolean"],
         "verbose": ["verbose"],
         "reject_threshold": [Interval(numbers.Real, 0, 1, closed="both"), None],
         "reject_label": "no_validation",
@@ -191,6 +193,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         warm_start=False,
         device="cpu",
         dtype=None,
+        distributed=False,
         verbose=0,
         reject_threshold=None,
         reject_label=None,
@@ -212,6 +215,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.device = device
         self.dtype = dtype
+        self.distributed = distributed
         self.verbose = verbose
         self.reject_threshold = reject_threshold
         self.reject_label = reject_label
@@ -326,24 +330,31 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, classes, partial):
         continuing = hasattr(self, "module_") and (partial or self.warm_start)
-        self._check_fit_call(classes, partial, continuing)
-        device = resolve_device(self.device)
-        seed = self._seed()
-        space = OutputSpace.of(X)
-        X, y, class_labels, y_index, sample_weight = self._prepare_data(
-            X, y, sample_weight, classes, partial, continuing
+        comm = communicator(self.distributed)
+
+        def read_call():
+            self._check_fit_call(classes, partial, continuing)
+            return resolve_device(self.device), self._seed(), OutputSpace.of(X)
+
+        device, seed, space = comm.agree(read_call)
+        X, y, class_labels, y_index, sample_weight, seed = self._prepare_data(
+            X, y, sample_weight, classes, partial, continuing, comm, seed
         )
         dtype = torch_dtype(str(X.dtype).replace("torch.", ""))
         callback_ctx = self._init_callback_context(max_subtasks=1 if partial else self.max_iter)
         callback_ctx.call_on_fit_task_begin(estimator=self, X=X, y=y)
         module = self._initial_module(X.shape[1], len(class_labels), seed, continuing)
         module = module.to(device=device, dtype=dtype)
-        generator = torch.Generator(device=device).manual_seed(seed + 1)
+        comm.broadcast_module(module)  # every rank starts from rank 0's parameters
+        # Each rank shuffles and drops out with its own stream.
+        generator = torch.Generator(device=device).manual_seed(seed + 1 + comm.rank)
 
         validation_score, X_train, y_train, w_train = None, X, y_index, sample_weight
         if self.early_stopping and not partial:
-            validation_score, X_train, y_train, w_train = self._split_validation(
-                X, y_index, sample_weight, len(class_labels), seed, dtype, device
+            validation_score, X_train, y_train, w_train = comm.agree(
+                lambda: self._split_validation(
+                    X, y_index, sample_weight, len(class_labels), seed, dtype, device, comm
+                )
             )
         problem = Problem(
             module=module,
@@ -354,6 +365,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 torch.as_tensor(y_train, device=device), len(class_labels), dtype
             ),
             sample_weight=torch.as_tensor(w_train, dtype=dtype, device=device),
+            comm=comm,
         )
         options = self._training_options(problem.n_samples, dtype)
         with thread_budget(_largest_operation(module, problem, options)), _environment_kept():
@@ -370,6 +382,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 stacklevel=5,
             )
             return self
+        comm.broadcast_module(module)  # the same bits everywhere, whatever each rank's BLAS did
         self._commit(module, class_labels, space, history, continuing, validation_score)
         self._warn_if_degenerate(problem, history)
         callback_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, reconstruction_attributes={})
@@ -391,7 +404,12 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             zeros = torch.zeros(
                 (problem.n_samples, n_outputs), dtype=problem.params[0].dtype, device=problem.target.device
             )
-            constant = float(self.loss(zeros, problem.target, problem.sample_weight))
+            constant = self.loss(zeros, problem.target, problem.sample_weight).to(torch.float64)
+            if problem.comm.active:  # the weighted mean over every rank's rows
+                mass = problem.mass(problem.n_samples, problem.sample_weight)
+                constant, mass = problem.comm.sum([torch.stack([constant * mass, mass])])[0]
+                constant = constant / mass
+            constant = float(constant)
         if history.loss_curve[-1] > constant * (1 + 1e-6) + 1e-12:
             warnings.warn(
                 f"{type(self).__name__} ended at a training loss of {history.loss_curve[-1]:.6g}, "
@@ -414,16 +432,48 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 "sklearn.utils.compute_class_weight on all the labels instead."
             )
 
-    def _prepare_data(self, X, y, sample_weight, classes, partial, continuing):
-        """Validated X, y, the class labels, class indices and sample weights."""
-        X, y = self._validate_training_data(X, y, reset=not continuing)
-        check_classification_targets(y)
-        class_labels = self._class_labels(y, classes, partial, continuing)
-        if self.reject_threshold is not None:
-            resolve_reject_label(class_labels, self.reject_label)  # fail before training
-        y_index = np.searchsorted(class_labels, y)
-        sample_weight = self._sample_weight(host_array(sample_weight), X, y_index, class_labels)
-        return X, y, class_labels, y_index, sample_weight
+    def _prepare_data(self, X, y, sample_weight, classes, partial, continuing, comm, seed):
+        """Validated X, y, the class labels, class indices, sample weights and the seed.
+
+        Distributed, the ranks agree on the labels (their union), the seed
+        (rank 0's) and the class counts, and a bad shard raises everywhere.
+        """
+
+        def read_shard():
+            X_, y_ = self._validate_training_data(X, y, reset=not continuing)
+            check_classification_targets(y_)
+            weight = _check_sample_weight(
+                host_array(sample_weight), X_, dtype=np.float64, ensure_non_negative=True
+            )
+            self._check_class_weight()
+            return X_, y_, weight
+
+        X, y, sample_weight = comm.agree(read_shard)
+        if continuing:
+            candidates = self.classes_
+        elif partial:
+            candidates = np.unique(np.asarray(classes))
+        else:
+            candidates = np.unique(y)
+        class_counts = None
+        if comm.active:
+            seed, candidates, class_counts = agree_on_shards(comm, seed, X, y, candidates)
+
+        def index_shard():
+            labels = self._class_labels(candidates, y, partial, continuing)
+            if self.reject_threshold is not None:
+                resolve_reject_label(labels, self.reject_label)  # fail before training
+            index = np.searchsorted(labels, y)
+            return labels, index, self._sample_weight(sample_weight, index, labels, class_counts)
+
+        class_labels, y_index, sample_weight = comm.agree(index_shard)
+        total = comm.sum([torch.tensor([sample_weight.sum()], dtype=torch.float64)])[0]
+        if not float(total) > 0:
+            raise ValueError(
+                "The sample weights (times the class weights) sum to zero; at least "
+                "one sample needs a positive weight."
+            )
+        return X, y, class_labels, y_index, sample_weight, seed
 
     def _initial_module(self, n_features, n_classes, seed, continuing):
         """A copy of the fitted module (warm start), or a new one seeded by ``seed``."""
@@ -492,8 +542,14 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             self.validation_scores_ = history.validation_scores
             self.best_validation_score_ = history.best_validation_score
 
-    def _split_validation(self, X, y_index, sample_weight, n_classes, seed, dtype, device):
-        """(validation score, training X, class indices, weights) for early stopping."""
+    def _split_validation(self, X, y_index, sample_weight, n_classes, seed, dtype, device, comm):
+        """(validation score, training X, class indices, weights) for early stopping.
+
+        Distributed, each rank holds out part of its shard and the score is
+        the weighted accuracy over every rank's held-out rows.
+        """
+        if comm.active:  # a shard need not hold every class
+            n_classes = len(np.unique(y_index))
         train_rows, val_rows = self._validation_split(y_index, n_classes, seed)
         X_val = tensor_rows(X, val_rows, dtype, device)
         y_val = torch.as_tensor(y_index[val_rows], device=device)
@@ -504,7 +560,8 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             with torch.no_grad():
                 predicted = head.log_proba(module(X_val)).argmax(dim=1)
             hits = (predicted == y_val).to(torch.float64)
-            return float((hits * w_val).sum() / w_val.sum())
+            totals = comm.sum([torch.stack([(hits * w_val).sum(), w_val.sum()])])[0]
+            return float(totals[0] / totals[1])
 
         X_train = tensor_rows(X, train_rows, dtype, device)
         return score, X_train, y_index[train_rows], sample_weight[train_rows]
@@ -565,14 +622,8 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             attributes["reject_label_"], _ = resolve_reject_label(class_labels, self.reject_label)
         return attributes
 
-    def _class_labels(self, y, classes, partial, continuing):
-        """The sorted class labels, checked against y and earlier fits."""
-        if continuing:
-            labels = self.classes_
-        elif partial:
-            labels = np.unique(np.asarray(classes))
-        else:
-            labels = np.unique(y)
+    def _class_labels(self, labels, y, partial, continuing):
+        """The sorted class labels ``labels``, checked against y and earlier fits."""
         if not continuing and len(labels) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in the "
@@ -591,10 +642,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             )
         return labels
 
-    def _sample_weight(self, sample_weight, X, y_index, class_labels):
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+    def _check_class_weight(self):
         if isinstance(self.class_weight, dict):
             bad = {
                 k: v for k, v in self.class_weight.items()
@@ -606,7 +654,18 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                     f"The 'class_weight' parameter of {type(self).__name__} must map "
                     f"classes to finite non-negative weights; got {bad!r}."
                 )
-        if self.class_weight is not None:
+
+    def _sample_weight(self, sample_weight, y_index, class_labels, class_counts=None):
+        """Sample weights times class weights (``class_counts``: the counts of every rank)."""
+        if self.class_weight == "balanced" and class_counts is not None:
+            counts = np.array([class_counts.get(label, 0) for label in class_labels.tolist()])
+            if not counts.all():
+                raise ValueError(
+                    "class_weight='balanced' needs every class among the samples; "
+                    f"{class_labels[counts == 0].tolist()!r} has none on any rank."
+                )
+            sample_weight = sample_weight * (counts.sum() / (len(counts) * counts))[y_index]
+        elif self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=class_labels, y=class_labels[y_index]
             )
@@ -614,11 +673,6 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         if isinstance(sample_weight, np.ndarray) and not sample_weight.flags.writeable:
             # Read-only weights (pandas 3 gives them) would make torch warn; copy once.
             sample_weight = sample_weight.copy()
-        if not sample_weight.sum() > 0:
-            raise ValueError(
-                "The sample weights (times the class weights) sum to zero; at least "
-                "one sample needs a positive weight."
-            )
         return sample_weight
 
     def _seed(self):

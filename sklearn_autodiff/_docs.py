@@ -53,6 +53,11 @@ COMMON_PARAMETERS_DOC = """\
         ``"cpu"``, ``"cuda"``, ``"cuda:k"`` or ``"auto"`` (CUDA if available).
     dtype : {"float32", "float64"} or None, default=None
         None computes float32 input in float32 and anything else in float64.
+    distributed : bool, default=False
+        Train one model on data spread over the processes of the initialized
+        default :mod:`torch.distributed` process group: every rank calls
+        ``fit`` with its own shard and all end with the model of the whole
+        data (see the user guide's "Distributed training").
     verbose : int, default=0
         Print one line per epoch when positive.
     reject_threshold : float in [0, 1] or None, default=None

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._distributed import LOCAL, Communicator
+
 SOLVERS = ("auto", "newton", "lbfgs", "adam", "sgd", "gd")
 FULL_BATCH_SOLVERS = ("auto", "newton", "lbfgs", "gd")
 DEFAULT_LEARNING_RATE = {"adam": 1e-3, "sgd": 0.1, "gd": 0.1}
@@ -87,6 +89,8 @@ class Problem:
 
     ``sample_weight`` is None when all weights are equal (the weighted mean
     is then the plain mean, and every batch skips a multiply and two sums).
+    With a distributed ``comm``, X holds this rank's rows and the objective
+    is the weighted mean over every rank's rows (see :meth:`backward`).
     """
 
     module: torch.nn.Module
@@ -95,13 +99,17 @@ class Problem:
     X: torch.Tensor
     target: torch.Tensor
     sample_weight: torch.Tensor = None
+    comm: Communicator = LOCAL
     params: list = field(init=False)
+    unit_weight: float = field(init=False, default=1.0)
 
     def __post_init__(self):
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         weight = self.sample_weight
         # One comparison (one host sync) per fit, not per batch.
         if weight is not None and (weight.numel() == 0 or bool((weight == weight[0]).all())):
+            # The common weight still counts when ranks' weights differ.
+            self.unit_weight = float(weight[0]) if weight.numel() else 1.0
             self.sample_weight = None
 
     @property
@@ -111,6 +119,57 @@ class Problem:
     def objective(self, X, target, weight):
         """The objective on the rows given, differentiable."""
         return self.loss(self.module(X), target, weight) + self.penalty(self.module)
+
+    def mass(self, n_rows, weight):
+        """The total sample weight of ``n_rows`` rows (float64 tensor)."""
+        device = self.target.device
+        if weight is None:
+            return torch.tensor(float(n_rows) * self.unit_weight, dtype=torch.float64, device=device)
+        return weight.sum(dtype=torch.float64)
+
+    def backward(self, X, target, weight):
+        """The objective of these rows, its gradient left in each parameter's ``.grad``.
+
+        Distributed, the rows are this rank's part of a step and the result
+        is that of all ranks' rows together: each rank's gradient of its
+        weighted loss sum, summed over ranks, over the total weight
+
+        .. math:: \\nabla F = \\frac{\\sum_r m_r \\nabla L_r}{\\sum_r m_r}
+                  + \\nabla R,
+
+        :math:`L_r` being rank r's weighted mean loss and :math:`m_r` its
+        weight. Returns ``(loss, total weight)``; the weight is None when
+        not distributed (the caller knows it).
+        """
+        params = self.params
+        _set_grads_to_none(params)
+        if not self.comm.active:
+            loss = self.objective(X, target, weight)
+            loss.backward()
+            return loss.detach(), None
+        mass = self.mass(X.shape[0], weight)
+        if X.shape[0]:
+            data = self.loss(self.module(X), target, weight) * mass.to(params[0].dtype)
+            data.backward()
+            data = data.detach()
+        else:  # this rank's shard has no rows left in this step
+            data = params[0].new_zeros(())
+        grads = []
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            grads.append(p.grad)
+        totals = torch.stack([data.to(torch.float64), mass])
+        self.comm.sum([*grads, totals])
+        for g in grads:
+            g.div_(totals[1].to(g.dtype))
+        loss = totals[0] / totals[1]
+        penalty = self.penalty(self.module)
+        if isinstance(penalty, torch.Tensor):
+            if penalty.requires_grad:
+                penalty.backward()
+            loss = loss + penalty.detach().to(torch.float64)
+        return loss, totals[1]
 
     def rows(self, index):
         """``(X, target, weight)`` of the rows ``index`` (tensor of rows or slice)."""
@@ -180,10 +239,7 @@ def _full_batch_closure(problem, cache_size):
                 for p, g in zip(params, entry[2]):
                     p.grad = g.clone()
                 return entry[1]
-        _set_grads_to_none(params)
-        loss = problem.objective(problem.X, problem.target, problem.sample_weight)
-        loss.backward()
-        loss = loss.detach()
+        loss, _ = problem.backward(problem.X, problem.target, problem.sample_weight)
         if cache_size:
             cache.insert(0, (flat, loss, [p.grad.detach().clone() for p in params]))
             del cache[cache_size:]
@@ -243,6 +299,12 @@ class MiniBatch(_TorchOptimizerSolver):
     Nothing in the batch loop waits for the device: batch losses stay
     tensors and are averaged, weighted by each batch's sample weight, once
     per epoch.
+
+    Distributed, a step is synchronous data-parallel, as in
+    :class:`torch.nn.parallel.DistributedDataParallel`: every rank takes
+    ``batch_size`` rows of its own shard (shuffled by its own generator),
+    and the step follows the weighted mean gradient over all these rows, so
+    ``world_size * batch_size`` rows a step when shards are equal.
     """
 
     def __init__(self, problem, options, generator):
@@ -250,6 +312,9 @@ class MiniBatch(_TorchOptimizerSolver):
         self.options = options
         self.generator = generator
         self.name = options.solver
+        # Distributed, every rank takes the same number of steps an epoch:
+        # that of the largest shard (smaller shards sit the last ones out).
+        self.n_batches = int(problem.comm.max(-(-problem.n_samples // options.batch_size)))
         if options.solver == "adam":
             self.optimizer = _make_torch_optimizer(torch.optim.Adam, problem.params, lr=options.learning_rate)
         else:
@@ -267,21 +332,23 @@ class MiniBatch(_TorchOptimizerSolver):
         order = None
         if self.options.shuffle:
             order = torch.randperm(n, generator=self.generator, device=self.generator.device)
-        losses = []
-        for start in range(0, n, size):
+        losses, masses = [], []
+        for start in range(0, self.n_batches * size, size):
             index = slice(start, start + size) if order is None else order[start : start + size]
             X, target, weight = problem.rows(index)
-            _set_grads_to_none(problem.params)
-            loss = problem.objective(X, target, weight)
-            loss.backward()
+            loss, mass = problem.backward(X, target, weight)
             self.optimizer.step()
-            losses.append(loss.detach())
+            losses.append(loss)
+            masses.append(mass)
         losses = torch.stack(losses).to(torch.float64)
-        n_batches = losses.shape[0]
-        if problem.sample_weight is None:
+        if problem.comm.active:  # each step's weight over every rank
+            batch_weight = torch.stack(masses)
+        elif problem.sample_weight is None:
+            n_batches = losses.shape[0]
             batch_weight = torch.full((n_batches,), float(size), dtype=torch.float64, device=losses.device)
             batch_weight[-1] = n - size * (n_batches - 1)
         else:
+            n_batches = losses.shape[0]
             weight = problem.sample_weight if order is None else problem.sample_weight[order]
             padded = weight.new_zeros(n_batches * size, dtype=torch.float64)
             padded[:n] = weight
@@ -425,26 +492,40 @@ class Newton(_Solver):
         if n * (d + 1) * self.W.shape[0] <= HESSIAN_BLOCK_ELEMENTS:
             self.X1 = torch.cat([self.X, self.X.new_ones((n, 1))], dim=1)
         self.dtype = self.W.dtype
+        # Distributed, this rank's loss counts by its share of the total weight.
+        self.comm = problem.comm
+        self.share = 1.0
+        if self.comm.active:
+            mass = problem.mass(n, problem.sample_weight)
+            total = self.comm.sum([mass.clone()])[0]
+            self.share = float(mass / total)
         self._point = self._evaluate(torch.addmm(self.c, self.X, self.W.T))
         self._polish_left = NEWTON_POLISH_STEPS
 
+    def _data_loss(self, logits):
+        """This rank's share of the weighted mean loss (the whole of it when alone)."""
+        problem = self.problem
+        loss = problem.loss(logits, problem.target, problem.sample_weight)
+        return loss * self.share if self.comm.active else loss
+
     def _evaluate(self, logits):
         """Objective, gradient in (W, c), and D at the given logits."""
-        problem = self.problem
         with torch.enable_grad():
             Z = logits.detach().requires_grad_(True)
-            loss = problem.loss(Z, problem.target, problem.sample_weight)
+            loss = self._data_loss(Z)
             (G,) = torch.autograd.grad(loss, Z, create_graph=True)
             (D,) = torch.autograd.grad(G.sum(), Z)
         G = G.detach()
-        value = float(loss.detach()) + 0.5 * self.alpha * float(self.W.square().sum())
-        grad_W = G.T @ self.X + self.alpha * self.W
-        grad = torch.cat([grad_W, G.sum(dim=0, keepdim=True).T], dim=1)  # (k, d + 1)
+        loss = loss.detach().reshape(1)
+        grad = torch.cat([G.T @ self.X, G.sum(dim=0, keepdim=True).T], dim=1)  # (k, d + 1)
+        self.comm.sum([loss, grad])
+        grad[:, :-1] += self.alpha * self.W
+        value = float(loss) + 0.5 * self.alpha * float(self.W.square().sum())
         return value, grad, D.detach(), Z.detach()
 
     def _hessian(self, D):
         """Per-output Hessians in float64, shape (k, d + 1, d + 1), the penalty included."""
-        H = self._data_hessian(D).to(torch.float64)
+        H = self.comm.sum([self._data_hessian(D)])[0].to(torch.float64)
         d = H.shape[1] - 1
         H[:, :d, :d] += self.alpha * torch.eye(d, dtype=torch.float64, device=H.device)
         return H
@@ -487,7 +568,7 @@ class Newton(_Solver):
         scale = 1.0
         for _ in range(NEWTON_MAX_HALVINGS):
             W = self.W + scale * dW
-            trial = self.problem.loss(Z + scale * dZ, self.problem.target, self.problem.sample_weight)
+            trial = self.comm.sum([self._data_loss(Z + scale * dZ).reshape(1)])[0]
             trial_value = float(trial) + 0.5 * self.alpha * float(W.square().sum())
             if np.isfinite(trial_value) and trial_value <= value + 1e-4 * scale * slope:
                 self.W, self.c = W, self.c + scale * dc
@@ -582,7 +663,10 @@ def choose_solver(options, problem, head, custom_loss, alpha, generator):
         If ``solver="newton"`` is asked for a model it does not apply to.
     """
     name = options.solver
-    newton_ok = Newton.applies(problem, head, custom_loss)
+    comm = problem.comm
+    # Distributed, every rank must choose the same: Newton only where it
+    # applies on every shard, and the choice agreed by all (the largest code).
+    newton_ok = not comm.any(not Newton.applies(problem, head, custom_loss))
     if name == "newton" and not newton_ok:
         raise ValueError(
             "solver='newton' needs a model whose logits are affine in X (the linear "
@@ -590,22 +674,23 @@ def choose_solver(options, problem, head, custom_loss, alpha, generator):
             "small sparse one; use solver='lbfgs' or 'auto'."
         )
     if name == "auto":
-        if not newton_ok:
-            name = "lbfgs"
-        else:
+        choice = 0  # 0: lbfgs, 1: lbfgs then newton, 2: newton
+        if newton_ok:
             n, d = problem.X.shape
             k = problem.target.shape[1] if problem.target.ndim == 2 else 1
             newton, lbfgs, one_step = newton_costs(n, d, k, torch.get_num_threads())
             if newton <= lbfgs:
-                name = "newton"
+                choice = 2
             elif NEWTON_POLISH_STEPS * one_step <= 0.5 * lbfgs:
-                return Finished(
-                    LBFGS(problem, options),
-                    lambda: Newton(problem, options, alpha),
-                    NEWTON_POLISH_STEPS + 1,
-                )
-            else:
-                name = "lbfgs"
+                choice = 1
+        choice = int(comm.max(choice))
+        if choice == 1:
+            return Finished(
+                LBFGS(problem, options),
+                lambda: Newton(problem, options, alpha),
+                NEWTON_POLISH_STEPS + 1,
+            )
+        name = ("lbfgs", None, "newton")[choice]
     if name == "newton":
         return Newton(problem, options, alpha)
     if name == "lbfgs":
