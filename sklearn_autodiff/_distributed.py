@@ -43,7 +43,9 @@ class Communicator:
     def agree(self, function):
         """Run ``function()``; if it raises on any rank, raise on every rank.
 
-        Returns ``function()``'s result.
+        Returns ``function()``'s result. The error raised everywhere is the
+        lowest failing rank's, of its type, its message prefixed by
+        ``"Rank r of n failed: "``.
         """
         return function()
 
@@ -111,10 +113,9 @@ class ProcessGroup(Communicator):
         failed = [(rank, exc) for rank, exc in enumerate(errors) if exc is not None]
         if not failed:
             return result
-        if error is not None:
-            raise error
+        # The same error on every rank, the failing one's chained to its original.
         rank, exc = failed[0]
-        raise _on_other_rank(exc, rank, self.world_size) from None
+        raise _on_every_rank(exc, rank, self.world_size) from error
 
     def max(self, value):
         value = torch.tensor([float(value)], dtype=torch.float64)
@@ -143,8 +144,8 @@ def _portable(exc):
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _on_other_rank(exc, rank, world_size):
-    """The error of ``rank``, re-raised on a rank whose own shard was fine.
+def _on_every_rank(exc, rank, world_size):
+    """The error of ``rank``, as every rank raises it.
 
     Same type as the original where that type can be built from a message,
     so ``except ValueError`` works the same on every rank.

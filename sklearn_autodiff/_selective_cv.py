@@ -17,13 +17,14 @@ from sklearn.base import (
     clone,
 )
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
-from sklearn.utils import column_or_1d, indexable
+from sklearn.utils import _safe_indexing, column_or_1d, indexable
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils._tags import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from ._distributed import communicator, union_of_labels
 from ._reject import resolve_reject_label
 from .selective import _acceptance_steps
 
@@ -450,10 +451,21 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             The fitted meta-estimator.
         """
         self._check_rule()
-        X, y = indexable(X, y)
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        comm = communicator(getattr(self.estimator, "distributed", False) is True)
+
+        def read_shard():
+            X_, y_ = indexable(X, y)
+            y_ = column_or_1d(y_, warn=True)
+            check_classification_targets(y_)
+            weight = sample_weight
+            if weight is not None:
+                weight = _check_sample_weight(weight, X_, dtype=np.float64, ensure_non_negative=True)
+            return X_, y_, weight
+
+        X, y, sample_weight = comm.agree(read_shard)
         classes = np.unique(y)
+        if comm.active:
+            classes = union_of_labels(comm.gather(classes))
         if len(classes) < 2:
             found = f"only one class: {classes[0]!r}" if len(classes) else "no samples"
             raise ValueError(
@@ -462,28 +474,30 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         # Check the reject label now, before the costly cross-validation.
         resolve_reject_label(classes, self.reject_label)
-        fit_params = {}
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-            fit_params["sample_weight"] = sample_weight
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
 
-        proba = cross_val_predict(
-            clone(self.estimator),
-            X,
-            y,
-            cv=self._splitter(y),
-            method="predict_proba",
-            n_jobs=self.n_jobs,
-            params=fit_params,
-        )
-        proba = np.asarray(proba)
-        correct = proba.argmax(axis=1) == np.searchsorted(classes, y)
+        if comm.active:
+            confidence, correct, weight = self._distributed_out_of_fold(
+                X, y, sample_weight, classes, comm
+            )
+        else:
+            proba = cross_val_predict(
+                clone(self.estimator),
+                X,
+                y,
+                cv=self._splitter(y),
+                method="predict_proba",
+                n_jobs=self.n_jobs,
+                params=fit_params,
+            )
+            proba = np.asarray(proba)
+            confidence = proba.max(axis=1)
+            correct = proba.argmax(axis=1) == np.searchsorted(classes, y)
+            weight = sample_weight
         selection = _select_threshold(
-            proba.max(axis=1),
+            confidence,
             correct,
-            sample_weight,
+            weight,
             target_coverage=self.target_coverage,
             target_risk=self.target_risk,
             reject_cost=self.reject_cost,
@@ -501,6 +515,30 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if hasattr(self.estimator_, name):
                 setattr(self, name, getattr(self.estimator_, name))
         return self
+
+    def _distributed_out_of_fold(self, X, y, sample_weight, classes, comm):
+        """Out-of-fold (confidence, correct, weight) of every rank's shard.
+
+        Each rank splits its own shard; fold k of every rank trains one
+        distributed model (the fits are collective), which predicts each
+        rank's held-out rows. The results of all ranks are gathered, so every
+        rank selects the same threshold.
+        """
+        folds = comm.agree(lambda: list(self._splitter(y).split(X, y)))
+        if len({n for n in comm.gather(len(folds))}) > 1:
+            raise ValueError("Every rank must split its shard into the same number of folds.")
+        confidence = np.empty(len(y))
+        correct = np.empty(len(y), dtype=bool)
+        for train, test in folds:
+            params = {} if sample_weight is None else {"sample_weight": sample_weight[train]}
+            fold = clone(self.estimator).fit(_safe_indexing(X, train), y[train], **params)
+            proba = np.asarray(fold.predict_proba(_safe_indexing(X, test)))
+            confidence[test] = proba.max(axis=1)
+            correct[test] = fold.classes_[proba.argmax(axis=1)] == y[test]
+        # Unit weights where a rank passed none, so the shards concatenate.
+        weight = np.ones(len(y)) if sample_weight is None else sample_weight
+        shards = comm.gather((confidence, correct, weight))
+        return tuple(np.concatenate(parts) for parts in zip(*shards))
 
     @property
     def classes_(self):

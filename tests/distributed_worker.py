@@ -1,0 +1,209 @@
+"""One rank of the two-process tests of ``distributed=True`` (tests/test_torch_distributed.py).
+
+Run as ``python tests/distributed_worker.py RANK WORLD_SIZE INIT_FILE OUT_FILE``:
+joins a gloo process group through ``INIT_FILE``, fits every scenario of
+:func:`scenarios` on this rank's shard and pickles, per scenario, the
+predictions on the whole data set (or the error raised) into ``OUT_FILE``.
+"""
+
+import pickle
+import sys
+import warnings
+
+import numpy as np
+from sklearn.datasets import make_classification
+
+
+def dataset(n_classes=2, seed=0):
+    """The whole data set every test compares on (float64)."""
+    return make_classification(
+        600, 8, n_informative=5, n_classes=n_classes, random_state=seed
+    )
+
+
+def shard(X, y, rank, *extra):
+    """Rank 0 takes the first 350 rows, rank 1 the other 250 (unequal on purpose)."""
+    rows = slice(0, 350) if rank == 0 else slice(350, None)
+    return (X[rows], y[rows], *(e[rows] for e in extra))
+
+
+def multiclass_without_class_2_on_rank_1():
+    """Three classes; every sample of class 2 sits in rank 0's rows."""
+    X, y = dataset(n_classes=3)
+    order = np.argsort(y == 2, kind="stable")[::-1]  # class 2 first
+    return X[order], y[order]
+
+
+def sample_weights(n):
+    return np.random.default_rng(1).uniform(0.2, 3.0, n)
+
+
+def scenarios():
+    """name -> (make estimator(distributed), data, fit kwargs, mode)."""
+    from sklearn_autodiff import (
+        BCELogisticClassifier,
+        MLPSoftmaxClassifier,
+        TanhLogisticClassifier,
+    )
+
+    binary = dataset()
+    multi = multiclass_without_class_2_on_rank_1()
+    weights = sample_weights(600)
+    return {
+        "bce_newton": (
+            lambda d: BCELogisticClassifier(solver="newton", alpha=1e-3, tol=1e-10, distributed=d),
+            binary, {}, "fit",
+        ),
+        "bce_auto_multiclass_weighted": (
+            lambda d: BCELogisticClassifier(alpha=1e-3, tol=1e-10, distributed=d),
+            multi, {"sample_weight": weights}, "fit",
+        ),
+        "bce_lbfgs_balanced": (
+            lambda d: BCELogisticClassifier(
+                solver="lbfgs", alpha=1e-3, tol=1e-10, max_iter=500,
+                class_weight="balanced", distributed=d,
+            ),
+            multi, {}, "fit",
+        ),
+        "tanh_lbfgs": (
+            lambda d: TanhLogisticClassifier(solver="lbfgs", alpha=1e-3, tol=1e-9, max_iter=500, distributed=d),
+            binary, {}, "fit",
+        ),
+        "bce_gd": (
+            lambda d: BCELogisticClassifier(solver="gd", max_iter=40, distributed=d),
+            binary, {}, "fit",
+        ),
+        # batch_size above every shard: one step an epoch over all 600 rows,
+        # the single-process fit with batch_size=600.
+        "mlp_sgd_one_batch": (
+            lambda d: MLPSoftmaxClassifier(
+                (6,), solver="sgd", batch_size=600, shuffle=False, max_iter=25,
+                random_state=3, distributed=d,
+            ),
+            binary, {"sample_weight": weights}, "fit",
+        ),
+        # Two ranks of 200-row batches against one process with 400-row ones
+        # (the same rows a step; other batches and held-out rows).
+        "mlp_adam_early_stopping": (
+            lambda d: MLPSoftmaxClassifier(
+                (16,), solver="adam", learning_rate_init=0.01, early_stopping=True,
+                max_iter=60, batch_size=200 if d else 400, random_state=0, distributed=d,
+            ),
+            multi, {}, "fit",
+        ),
+        "sgd_partial_fit": (
+            lambda d: BCELogisticClassifier(
+                solver="sgd", batch_size=600, shuffle=False, random_state=0, distributed=d,
+            ),
+            binary, {}, "partial_fit",
+        ),
+        "lbfgs_warm_start": (
+            lambda d: BCELogisticClassifier(
+                solver="lbfgs", max_iter=5, warm_start=True, random_state=0, distributed=d,
+            ),
+            binary, {}, "warm_start",
+        ),
+        "reject_option": (
+            lambda d: BCELogisticClassifier(reject_threshold=0.8, distributed=d),
+            binary, {}, "fit",
+        ),
+    }
+
+
+def run_scenario(make, data, fit_kwargs, mode, rank, distributed=True):
+    """Fit one scenario; predictions on the whole data set."""
+    X_all, y_all = data
+    extra = [fit_kwargs["sample_weight"]] if "sample_weight" in fit_kwargs else []
+    if distributed:
+        X, y, *rest = shard(X_all, y_all, rank, *extra)
+    else:
+        X, y, rest = X_all, y_all, extra
+    kwargs = {"sample_weight": rest[0]} if rest else {}
+    estimator = make(distributed)
+    if mode == "partial_fit":
+        estimator.partial_fit(X, y, classes=np.unique(y_all), **kwargs)
+        estimator.partial_fit(X, y, **kwargs)
+    elif mode == "warm_start":
+        estimator.fit(X, y, **kwargs)
+        estimator.set_params(max_iter=50).fit(X, y, **kwargs)
+    else:
+        estimator.fit(X, y, **kwargs)
+    result = {
+        "proba": estimator.predict_proba(X_all),
+        "predict": estimator.predict(X_all),
+        "classes": estimator.classes_,
+        "n_iter": estimator.n_iter_,
+        "solver": estimator.solver_,
+        "loss_curve": list(estimator.loss_curve_),
+    }
+    if hasattr(estimator, "validation_scores_"):
+        result["validation_scores"] = list(estimator.validation_scores_)
+    return result
+
+
+def error_scenarios(rank):
+    """name -> a call expected to fail on every rank, for a fault on one."""
+    from sklearn_autodiff import BCELogisticClassifier
+
+    X_all, y_all = dataset()
+    X, y = shard(X_all, y_all, rank)
+
+    def nan_on_rank_1():
+        Xr = X.copy()
+        if rank == 1:
+            Xr[3, 2] = np.nan
+        BCELogisticClassifier(distributed=True).fit(Xr, y)
+
+    def fewer_features_on_rank_1():
+        BCELogisticClassifier(distributed=True).fit(X if rank == 0 else X[:, :7], y)
+
+    def one_class_everywhere():
+        BCELogisticClassifier(distributed=True).fit(X, np.zeros(len(y), dtype=int))
+
+    return {
+        "nan_on_rank_1": nan_on_rank_1,
+        "fewer_features_on_rank_1": fewer_features_on_rank_1,
+        "one_class_everywhere": one_class_everywhere,
+    }
+
+
+def selective(rank):
+    from sklearn_autodiff import BCELogisticClassifier
+    from sklearn_autodiff import SelectiveClassifierCV
+
+    X_all, y_all = dataset()
+    X, y = shard(X_all, y_all, rank)
+    model = SelectiveClassifierCV(
+        BCELogisticClassifier(distributed=True), target_coverage=0.8, cv=3, random_state=0
+    ).fit(X, y)
+    return {"threshold": model.threshold_, "predict": model.predict(X_all)}
+
+
+def main(rank, world_size, init_file, out_file):
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
+    results = {}
+    for name, (make, data, fit_kwargs, mode) in scenarios().items():
+        results[name] = run_scenario(make, data, fit_kwargs, mode, rank)
+    for name, call in error_scenarios(rank).items():
+        try:
+            call()
+            results[name] = None
+        except Exception as exc:
+            results[name] = (type(exc).__name__, str(exc))
+    # The group still works after the failed calls: nothing is left half-done.
+    results["after_errors"] = run_scenario(*scenarios()["bce_newton"], rank)
+    results["selective"] = selective(rank)
+    dist.destroy_process_group()
+    with open(out_file, "wb") as f:
+        pickle.dump(results, f)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])

@@ -1,0 +1,152 @@
+"""``distributed=True``: one model over two gloo processes equals the model of all the data.
+
+The two ranks run tests/distributed_worker.py once for the module (each on
+its own shard, 350 and 250 rows); every test compares what they produced
+with a single-process fit on the concatenated data, made here.
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import distributed_worker as worker
+from sklearn_autodiff import BCELogisticClassifier
+
+WORKER = Path(__file__).with_name("distributed_worker.py")
+WORLD_SIZE = 2
+TIMEOUT_S = 240
+
+pytestmark = [
+    pytest.mark.skipif(
+        not torch.distributed.is_available(), reason="torch built without torch.distributed"
+    ),
+    # One xdist worker for the module, so the two ranks start once.
+    pytest.mark.xdist_group("torch_distributed"),
+]
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+    """Each rank's results (one dict per rank), from two real processes."""
+    folder = tmp_path_factory.mktemp("gloo")
+    init_file = folder / "init"
+    outs = [folder / f"rank{r}.pkl" for r in range(WORLD_SIZE)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(r), str(WORLD_SIZE), str(init_file), str(outs[r])],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for r in range(WORLD_SIZE)
+    ]
+    logs = []
+    try:
+        for process in processes:
+            logs.append(process.communicate(timeout=TIMEOUT_S)[0])
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            process.kill()
+        pytest.fail(f"the ranks did not finish in {TIMEOUT_S} s (a hang in a collective?)")
+    for r, process in enumerate(processes):
+        assert process.returncode == 0, f"rank {r} failed:\n{logs[r][-3000:]}"
+    return [pickle.loads(out.read_bytes()) for out in outs]
+
+
+def single_process(name):
+    make, data, fit_kwargs, mode = worker.scenarios()[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return worker.run_scenario(make, data, fit_kwargs, mode, rank=0, distributed=False)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bce_newton",
+        "bce_auto_multiclass_weighted",
+        "bce_lbfgs_balanced",
+        "tanh_lbfgs",
+        "bce_gd",
+        "mlp_sgd_one_batch",
+        "sgd_partial_fit",
+        "lbfgs_warm_start",
+        "reject_option",
+    ],
+)
+def test_equals_the_single_process_fit_on_all_the_data(ranks, name):
+    reference = single_process(name)
+    for result in (rank[name] for rank in ranks):
+        np.testing.assert_array_equal(result["classes"], reference["classes"])
+        np.testing.assert_allclose(result["proba"], reference["proba"], rtol=0, atol=1e-6)
+        assert result["solver"] == reference["solver"]
+        np.testing.assert_allclose(result["loss_curve"][-1], reference["loss_curve"][-1], rtol=1e-7)
+    np.testing.assert_array_equal(ranks[0][name]["predict"], ranks[1][name]["predict"])
+
+
+def test_every_rank_ends_with_the_same_model(ranks):
+    for name in worker.scenarios():
+        np.testing.assert_array_equal(ranks[0][name]["proba"], ranks[1][name]["proba"], err_msg=name)
+        assert ranks[0][name]["loss_curve"] == ranks[1][name]["loss_curve"], name
+
+
+def test_classes_are_the_union_over_ranks(ranks):
+    # Rank 1 holds no sample of class 2; its model still predicts 3 classes.
+    _, y = worker.multiclass_without_class_2_on_rank_1()
+    assert 2 not in worker.shard(*worker.multiclass_without_class_2_on_rank_1(), 1)[1]
+    for result in ranks:
+        np.testing.assert_array_equal(result["bce_auto_multiclass_weighted"]["classes"], [0, 1, 2])
+        assert result["bce_auto_multiclass_weighted"]["proba"].shape == (len(y), 3)
+
+
+def test_minibatch_early_stopping_scores_the_whole_validation_set(ranks):
+    first, second = (r["mlp_adam_early_stopping"] for r in ranks)
+    assert first["validation_scores"] == second["validation_scores"]
+    assert len(first["validation_scores"]) == first["n_iter"]
+    # The union of both ranks' held-out rows: 35 + 25, so a multiple of 1/60.
+    scores = np.asarray(first["validation_scores"]) * 60
+    np.testing.assert_allclose(scores, np.round(scores), atol=1e-9)
+    # About as good as one process taking as many rows a step (other batches
+    # and other held-out rows, so not the same model).
+    y = worker.multiclass_without_class_2_on_rank_1()[1]
+    alone = (single_process("mlp_adam_early_stopping")["predict"] == y).mean()
+    assert (first["predict"] == y).mean() >= alone - 0.1
+
+
+@pytest.mark.parametrize(
+    "name, error, fragment",
+    [
+        ("nan_on_rank_1", "ValueError", "Rank 1 of 2 failed: Input X contains NaN"),
+        ("fewer_features_on_rank_1", "ValueError", "differ in their features (rank 0: 8, rank 1: 7)"),
+        ("one_class_everywhere", "ValueError", "needs samples of at least 2 classes"),
+    ],
+)
+def test_an_error_on_one_rank_is_raised_on_every_rank(ranks, name, error, fragment):
+    assert ranks[0][name] == ranks[1][name]
+    kind, message = ranks[0][name]
+    assert kind == error
+    assert fragment in message
+
+
+def test_the_group_works_after_failed_calls(ranks):
+    reference = single_process("bce_newton")
+    for result in ranks:
+        np.testing.assert_allclose(result["after_errors"]["proba"], reference["proba"], atol=1e-6)
+
+
+def test_selective_classifier_cv_agrees_on_one_threshold(ranks):
+    assert ranks[0]["selective"]["threshold"] == ranks[1]["selective"]["threshold"]
+    np.testing.assert_array_equal(ranks[0]["selective"]["predict"], ranks[1]["selective"]["predict"])
+    assert 0.5 <= ranks[0]["selective"]["threshold"] <= 1.0
+
+
+def test_distributed_without_a_process_group_is_a_clear_error():
+    X, y = worker.dataset()
+    with pytest.raises(ValueError, match="needs an initialized default process group"):
+        BCELogisticClassifier(distributed=True).fit(X, y)
