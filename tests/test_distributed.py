@@ -92,3 +92,40 @@ def test_grid_search_on_ray(data):
         ray.shutdown()
     reference = _sequential_search(BCELogisticClassifier, X, y)
     assert search.best_params_ == reference.best_params_
+
+
+def _fit_shard_in_its_own_process_group(rank, world_size, address):
+    """One Dask task per worker: a gloo group of the tasks, one distributed fit."""
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://{address}", rank=rank, world_size=world_size
+    )
+    try:
+        X, y = make_classification(2000, 6, random_state=0)
+        return BCELogisticClassifier(distributed=True).fit(X[rank::world_size], y[rank::world_size])
+    finally:
+        dist.destroy_process_group()
+
+
+def test_one_distributed_fit_over_dask_workers(dask_client):
+    # The recipe of docs/user_guide/distributed.rst, on the local cluster.
+    import socket
+
+    workers = list(dask_client.scheduler_info()["workers"])
+    host = workers[0].split("://")[1].rsplit(":", 1)[0]
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    futures = [
+        dask_client.submit(
+            _fit_shard_in_its_own_process_group, r, len(workers), f"{host}:{port}",
+            workers=[w], pure=False,
+        )
+        for r, w in enumerate(workers)
+    ]
+    models = dask_client.gather(futures)
+    X, y = make_classification(2000, 6, random_state=0)
+    alone = BCELogisticClassifier().fit(X, y)
+    for model in models:
+        np.testing.assert_allclose(model.predict_proba(X), alone.predict_proba(X), atol=1e-6)

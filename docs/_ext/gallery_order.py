@@ -8,6 +8,7 @@ ORDER = [
     "plot_grid_search.py",
     "plot_training_monitor.py",
     "quickstart.py",
+    "distributed_fit.py",
 ]
 
 
