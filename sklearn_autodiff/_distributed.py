@@ -76,8 +76,15 @@ class ProcessGroup(Communicator):
         self.dist = dist
         self.rank = dist.get_rank()
         self.world_size = dist.get_world_size()
-        # gloo reduces CPU tensors only; NCCL needs them on this rank's GPU.
         self.backend = dist.get_backend()
+
+    def _wire(self, tensor):
+        """``tensor`` where the backend reduces: this rank's GPU for NCCL, else the CPU."""
+        if self.backend == "nccl":
+            if tensor.device.type == "cuda":
+                return tensor
+            return tensor.to(torch.device("cuda", torch.cuda.current_device()))
+        return tensor if tensor.device.type == "cpu" else tensor.cpu()
 
     def sum(self, tensors):
         tensors = [t for t in tensors if t is not None]
@@ -87,10 +94,8 @@ class ProcessGroup(Communicator):
         by_dtype = {}
         for t in tensors:
             by_dtype.setdefault((t.dtype, t.device), []).append(t)
-        for (_, device), group in by_dtype.items():
-            flat = torch.cat([t.reshape(-1) for t in group])
-            if self.backend == "gloo" and device.type != "cpu":
-                flat = flat.cpu()
+        for group in by_dtype.values():
+            flat = self._wire(torch.cat([t.reshape(-1) for t in group]))
             self.dist.all_reduce(flat)
             start = 0
             for t in group:
@@ -118,19 +123,17 @@ class ProcessGroup(Communicator):
         raise _on_every_rank(exc, rank, self.world_size) from error
 
     def max(self, value):
-        value = torch.tensor([float(value)], dtype=torch.float64)
+        value = self._wire(torch.tensor([float(value)], dtype=torch.float64))
         self.dist.all_reduce(value, op=self.dist.ReduceOp.MAX)
         return float(value.item())
 
     def broadcast_module(self, module):
         with torch.no_grad():
             for tensor in [*module.parameters(), *module.buffers()]:
-                if self.backend == "gloo" and tensor.device.type != "cpu":
-                    host = tensor.detach().cpu()
-                    self.dist.broadcast(host, src=0)
-                    tensor.copy_(host)
-                else:
-                    self.dist.broadcast(tensor.data, src=0)
+                wire = self._wire(tensor.detach())
+                self.dist.broadcast(wire, src=0)
+                if wire.data_ptr() != tensor.data_ptr():
+                    tensor.copy_(wire)
 
 
 def _portable(exc):

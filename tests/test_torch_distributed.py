@@ -150,3 +150,58 @@ def test_distributed_without_a_process_group_is_a_clear_error():
     X, y = worker.dataset()
     with pytest.raises(ValueError, match="needs an initialized default process group"):
         BCELogisticClassifier(distributed=True).fit(X, y)
+
+
+@pytest.fixture
+def group_of_one(tmp_path):
+    """A gloo process group of this process alone (destroyed after the test)."""
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'init'}", rank=0, world_size=1
+    )
+    yield
+    torch.distributed.destroy_process_group()
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "gd", "adam", "sgd"])
+def test_a_group_of_one_fits_what_one_process_fits(group_of_one, solver):
+    X, y = worker.dataset(n_classes=3)
+    params = {"solver": solver, "max_iter": 15, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        alone = BCELogisticClassifier(**params).fit(X, y)
+        grouped = BCELogisticClassifier(distributed=True, **params).fit(X, y)
+    np.testing.assert_allclose(grouped.predict_proba(X), alone.predict_proba(X), atol=1e-10)
+    assert grouped.n_iter_ == alone.n_iter_
+
+
+def test_a_bad_shard_in_a_group_of_one_raises_its_own_error_and_keeps_the_fit(group_of_one):
+    X, y = worker.dataset()
+    model = BCELogisticClassifier(distributed=True).fit(X, y)
+    before = model.predict_proba(X)
+    X_bad = X.copy()
+    X_bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Rank 0 of 1 failed: Input X contains NaN"):
+        model.fit(X_bad, y)
+    np.testing.assert_array_equal(model.predict_proba(X), before)
+
+
+def test_errors_keep_their_type_across_ranks():
+    from sklearn_autodiff._distributed import _on_every_rank
+
+    class NeedsTwoArguments(Exception):
+        def __init__(self, a, b):
+            super().__init__(f"{a} {b}")
+
+    again = _on_every_rank(KeyError("x"), 1, 2)
+    assert type(again) is KeyError and "Rank 1 of 2 failed" in str(again)
+    fallback = _on_every_rank(NeedsTwoArguments(1, 2), 1, 2)
+    assert type(fallback) is RuntimeError
+    assert "NeedsTwoArguments" in str(fallback) and "Rank 1 of 2 failed: 1 2" in str(fallback)
+
+
+def test_labels_of_different_types_on_different_ranks_are_a_clear_error():
+    from sklearn_autodiff._distributed import union_of_labels
+
+    np.testing.assert_array_equal(union_of_labels([np.array([0, 2]), np.array([1])]), [0, 1, 2])
+    with pytest.raises(ValueError, match="incompatible types"):
+        union_of_labels([np.array([0, 1]), np.array(["a", "b"], dtype=object)])
