@@ -159,11 +159,12 @@ class Problem:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
             grads.append(p.grad)
-        totals = torch.stack([data.to(torch.float64), mass])
+        # In the gradients' dtype, so that one all-reduce a step carries all.
+        totals = torch.stack([data, mass.to(data.dtype)])
         self.comm.sum([*grads, totals])
         for g in grads:
-            g.div_(totals[1].to(g.dtype))
-        loss = totals[0] / totals[1]
+            g.div_(totals[1])
+        loss = (totals[0] / totals[1]).to(torch.float64)
         penalty = self.penalty(self.module)
         if isinstance(penalty, torch.Tensor):
             if penalty.requires_grad:
