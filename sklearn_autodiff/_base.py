@@ -6,7 +6,8 @@ This class holds the scikit-learn side: parameters, ``fit`` as a chain of
 small steps, the predict methods and the tags. Solvers live in
 :mod:`._solvers`, the training loop and its policies in :mod:`._training`,
 input conversion in :mod:`._data`, the reject option in :mod:`._reject`,
-persistence in :mod:`._persistence`, the thread policy in :mod:`._threads`.
+persistence in :mod:`._persistence`, the thread policy in :mod:`._threads`,
+what ranks of a distributed fit agree on in :mod:`._distributed`.
 """
 
 import contextlib
