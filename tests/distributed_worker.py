@@ -6,6 +6,7 @@ joins a gloo process group through ``INIT_FILE``, fits every scenario of
 predictions on the whole data set (or the error raised) into ``OUT_FILE``.
 """
 
+import datetime
 import pickle
 import sys
 import warnings
@@ -185,8 +186,10 @@ def main(rank, world_size, init_file, out_file):
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
+    # A collective one rank never reaches fails after two minutes instead of hanging.
     dist.init_process_group(
-        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size,
+        timeout=datetime.timedelta(seconds=120),
     )
     results = {}
     for name, (make, data, fit_kwargs, mode) in scenarios().items():

@@ -96,10 +96,13 @@ def test_grid_search_on_ray(data):
 
 def _fit_shard_in_its_own_process_group(rank, world_size, address):
     """One Dask task per worker: a gloo group of the tasks, one distributed fit."""
+    import datetime
+
     import torch.distributed as dist
 
     dist.init_process_group(
-        "gloo", init_method=f"tcp://{address}", rank=rank, world_size=world_size
+        "gloo", init_method=f"tcp://{address}", rank=rank, world_size=world_size,
+        timeout=datetime.timedelta(seconds=120),  # fail, not hang, if a task never starts
     )
     try:
         X, y = make_classification(2000, 6, random_state=0)
@@ -124,7 +127,7 @@ def test_one_distributed_fit_over_dask_workers(dask_client):
         )
         for r, w in enumerate(workers)
     ]
-    models = dask_client.gather(futures)
+    models = [future.result(timeout=300) for future in futures]
     X, y = make_classification(2000, 6, random_state=0)
     alone = BCELogisticClassifier().fit(X, y)
     for model in models:
