@@ -504,9 +504,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             def on_step_end(iteration):
                 task = callback_ctx.subcontext(task_name="epoch")
                 task.call_on_fit_task_begin(estimator=self, X=X, y=y)
-                if task.call_on_fit_task_end(
+                stop = task.call_on_fit_task_end(
                     estimator=self, X=X, y=y, reconstruction_attributes=reconstruction
-                ):
+                )
+                if problem.comm.any(stop):  # a callback on any rank stops every rank
                     raise StopTraining
         _set_generator(problem.module, generator)
         try:
