@@ -168,6 +168,39 @@ def error_scenarios(rank):
     }
 
 
+class StopAfter:
+    """A fit callback that stops training after ``epochs`` epochs (on this rank only)."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def setup(self, estimator, context):
+        self.ends = 0
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name == "epoch":
+            self.ends += 1
+            return self.ends >= self.epochs
+        return False
+
+    def teardown(self, estimator, context):
+        pass
+
+
+def callback_stops_on_rank_0(rank):
+    """Rank 0's callback stops after 3 epochs, rank 1's would go on to 20."""
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X_all, y_all = dataset()
+    X, y = shard(X_all, y_all, rank)
+    model = MLPSoftmaxClassifier((4,), max_iter=20, tol=0, random_state=0, distributed=True)
+    model.set_callbacks(StopAfter(3 if rank == 0 else 20)).fit(X, y)
+    return {"n_iter": model.n_iter_, "proba": model.predict_proba(X_all)}
+
+
 def selective(rank):
     from sklearn_autodiff import BCELogisticClassifier
     from sklearn_autodiff import SelectiveClassifierCV
@@ -203,6 +236,7 @@ def main(rank, world_size, init_file, out_file):
     # The group still works after the failed calls: nothing is left half-done.
     results["after_errors"] = run_scenario(*scenarios()["bce_newton"], rank)
     results["selective"] = selective(rank)
+    results["callback_stop"] = callback_stops_on_rank_0(rank)
     dist.destroy_process_group()
     with open(out_file, "wb") as f:
         pickle.dump(results, f)

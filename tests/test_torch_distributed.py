@@ -146,6 +146,11 @@ def test_selective_classifier_cv_agrees_on_one_threshold(ranks):
     assert 0.5 <= ranks[0]["selective"]["threshold"] <= 1.0
 
 
+def test_a_callback_stopping_one_rank_stops_every_rank(ranks):
+    assert ranks[0]["callback_stop"]["n_iter"] == ranks[1]["callback_stop"]["n_iter"] == 3
+    np.testing.assert_array_equal(ranks[0]["callback_stop"]["proba"], ranks[1]["callback_stop"]["proba"])
+
+
 def test_distributed_without_a_process_group_is_a_clear_error():
     X, y = worker.dataset()
     with pytest.raises(ValueError, match="needs an initialized default process group"):
