@@ -64,6 +64,7 @@ from ._solvers import (
 from ._threads import thread_budget
 from ._training import NoImprovement, PrintProgress, StopTraining, train
 from .losses import l2_penalty
+from ._weights import rescaled_sample_weight, times_class_weight
 
 _SPARSE_FORMATS = ("csr", "csc")
 
@@ -610,16 +611,16 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             per_class = compute_class_weight(
                 self.class_weight, classes=class_labels, y=class_labels[y_index]
             )
-            sample_weight = sample_weight * per_class[y_index]
+            sample_weight = times_class_weight(sample_weight, per_class[y_index])
         if isinstance(sample_weight, np.ndarray) and not sample_weight.flags.writeable:
             # Read-only weights (pandas 3 gives them) would make torch warn; copy once.
             sample_weight = sample_weight.copy()
-        if not sample_weight.sum() > 0:
+        if not sample_weight.max() > 0:  # not the sum, which can overflow
             raise ValueError(
                 "The sample weights (times the class weights) sum to zero; at least "
                 "one sample needs a positive weight."
             )
-        return sample_weight
+        return rescaled_sample_weight(sample_weight, X.dtype)
 
     def _seed(self):
         """An integer seed drawn from random_state, fixed for this fit call.

@@ -430,3 +430,45 @@ def test_coverage_score_refuses_numpy_float32_nan():
 
     with pytest.raises(ValueError, match="nan"):
         coverage_score([0, 1], [0, 1], reject_label=np.float32("nan"))
+
+
+# ------------------------------------------------------ extreme sample weights
+
+
+def _power_of_two_weights(n):
+    # Powers of two: w * 1e300 / max(w * 1e300) == w / max(w) exactly.
+    return 2.0 ** np.random.default_rng(3).integers(-2, 1, n)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("scale", [1e300, 1e-320])
+def test_float32_fit_with_extreme_sample_weights_equals_the_rescaled_fit(Estimator, scale):
+    X, y = _xy()
+    w = _power_of_two_weights(len(y))
+    reference = _quick(Estimator, dtype="float32").fit(X, y, sample_weight=w)
+    extreme = _quick(Estimator, dtype="float32").fit(X, y, sample_weight=w * scale)
+    np.testing.assert_array_equal(extreme.predict_proba(X), reference.predict_proba(X))
+    unweighted = _quick(Estimator, dtype="float32").fit(X, y)
+    assert not np.array_equal(unweighted.predict_proba(X), reference.predict_proba(X))
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "adam"])
+def test_sample_weights_whose_sum_overflows_fit_like_their_ratios(solver):
+    X, y = _xy()
+    w = _power_of_two_weights(len(y))
+    with np.errstate(over="ignore"):
+        assert not np.isfinite((w * 1e308).sum())
+    reference = _quick(BCELogisticClassifier, solver=solver).fit(X, y, sample_weight=w)
+    huge = _quick(BCELogisticClassifier, solver=solver).fit(X, y, sample_weight=w * 1e308)
+    np.testing.assert_array_equal(huge.predict_proba(X), reference.predict_proba(X))
+
+
+def test_weights_below_the_model_dtype_warn_and_count_as_zero():
+    X, y = _xy()
+    w = np.ones(len(y))
+    w[:3] = 1e-50  # zero in float32 next to a weight of 1
+    with pytest.warns(UserWarning, match=r"3 of the 120 positive sample weights.*float32"):
+        tiny = _quick(BCELogisticClassifier, dtype="float32").fit(X, y, sample_weight=w)
+    w[:3] = 0.0
+    zero = _quick(BCELogisticClassifier, dtype="float32").fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(tiny.predict_proba(X), zero.predict_proba(X))

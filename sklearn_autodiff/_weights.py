@@ -1,0 +1,101 @@
+"""Sample weights that survive the model's dtype.
+
+The objective is a weighted *mean*, so multiplying every weight by the same
+positive number does not change the fit. The weights are validated in
+float64 and then cast to the model's dtype; without care, float32 turns
+weights of 1e300 into infinity and weights of 1e-320 into zero (both then
+count as uniform), and a float64 sum of weights of 1e308 overflows. Here the
+weights are divided by their largest value, in float64, before the cast, so
+the largest weight is 1 and their sum at most the number of samples.
+"""
+
+import warnings
+
+import numpy as np
+
+__all__ = ["times_class_weight", "rescaled_sample_weight"]
+
+
+def _largest(weights):
+    return float(weights.max()) if weights.shape[0] else 0.0
+
+
+def times_class_weight(sample_weight, class_factor):
+    """Sample weights times per-sample class weights, without overflow.
+
+    Both factors are first divided by their largest value, so the product
+    of two numbers in [0, 1] cannot overflow (1e300 times a class weight of
+    10 would be infinite in float64).
+
+    Parameters
+    ----------
+    sample_weight : ndarray or torch.Tensor of shape (n_samples,)
+        Finite non-negative float64 weights.
+    class_factor : ndarray or torch.Tensor of shape (n_samples,)
+        The class weight of each sample's class (finite, non-negative).
+
+    Returns
+    -------
+    weights : ndarray or torch.Tensor of shape (n_samples,)
+        Proportional to ``sample_weight * class_factor``; all zero when
+        either factor is.
+    """
+    scale_w, scale_c = _largest(sample_weight), _largest(class_factor)
+    if scale_w > 0:
+        sample_weight = sample_weight / scale_w
+    if scale_c > 0:
+        class_factor = class_factor / scale_c
+    return sample_weight * class_factor
+
+
+def rescaled_sample_weight(sample_weight, dtype):
+    """Weights divided by their largest value, checked against ``dtype``.
+
+    Parameters
+    ----------
+    sample_weight : ndarray or torch.Tensor of shape (n_samples,)
+        Finite non-negative float64 weights with a positive sum.
+    dtype : numpy or torch dtype
+        The model's dtype, which the weights are cast to for training.
+
+    Returns
+    -------
+    weights : ndarray or torch.Tensor of shape (n_samples,)
+        float64, largest value 1. Positive weights that are zero once cast
+        to ``dtype`` (below about its smallest subnormal number times the
+        largest weight) are set to 0, with a warning: they could not count
+        in the fit anyway.
+
+    Warns
+    -----
+    UserWarning
+        When some positive weights are zero in ``dtype``.
+    """
+    largest = _largest(sample_weight)
+    if not largest > 0:
+        return sample_weight
+    weights = sample_weight / largest
+    name = str(dtype).replace("torch.", "")
+    lost = (sample_weight > 0) & (_cast(weights, name) == 0)
+    n_lost = int(lost.sum())
+    if n_lost:
+        tiny = float(np.finfo(np.dtype(name)).smallest_subnormal)
+        warnings.warn(
+            f"{n_lost} of the {weights.shape[0]} positive sample weights are too small next "
+            f"to the largest one (below about {tiny:.2g} times it) to be told apart from "
+            f"zero in {name}, the model's dtype, so those samples do not count in the fit. "
+            "Raise those weights, drop those samples, or use dtype='float64'.",
+            UserWarning,
+            stacklevel=8,  # the user's fit call
+        )
+        weights = weights * ~lost
+    return weights
+
+
+def _cast(weights, name):
+    """``weights`` in the dtype called ``name``, numpy or torch as given."""
+    if isinstance(weights, np.ndarray):
+        return weights.astype(name)
+    import torch
+
+    return weights.to(getattr(torch, name))
