@@ -84,7 +84,8 @@ def rescaled_sample_weight(sample_weight, dtype):
             f"{n_lost} of the {weights.shape[0]} positive sample weights are too small next "
             f"to the largest one (below about {tiny:.2g} times it) to be told apart from "
             f"zero in {name}, the model's dtype, so those samples do not count in the fit. "
-            "Raise those weights, drop those samples, or use dtype='float64'.",
+            "Raise those weights or drop those samples"
+            + (", or use dtype='float64'." if name == "float32" else "."),
             UserWarning,
             stacklevel=8,  # the user's fit call
         )
