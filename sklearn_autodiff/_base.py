@@ -49,6 +49,7 @@ from ._data import (
     to_tensor,
     torch_dtype,
 )
+from ._degenerate import degenerate_fit_message
 from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
 from ._heads import SoftmaxCrossEntropy
 from ._reject import reject_mask_from_log_proba, resolve_reject_label
@@ -384,23 +385,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _warn_if_degenerate(self, problem, history):
-        """Warn when the fit ends worse than the constant model of zero logits."""
-        if not history.n_iter:
-            return
-        with torch.no_grad():
-            n_outputs = problem.module(problem.rows(slice(0, 1))[0]).shape[1]
-            zeros = torch.zeros(
-                (problem.n_samples, n_outputs), dtype=problem.params[0].dtype, device=problem.target.device
-            )
-            constant = float(self.loss(zeros, problem.target, problem.sample_weight))
-        if history.loss_curve[-1] > constant * (1 + 1e-6) + 1e-12:
-            warnings.warn(
-                f"{type(self).__name__} ended at a training loss of {history.loss_curve[-1]:.6g}, "
-                f"worse than the constant model's {constant:.6g}: the fit is degenerate. "
-                f"{DIVERGENCE_HINT}",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+        """Warn when the fit ends worse than, or no better than, a constant model."""
+        message = degenerate_fit_message(self, problem, history)
+        if message is not None:
+            warnings.warn(f"{message} {DIVERGENCE_HINT}", ConvergenceWarning, stacklevel=6)
 
     def _check_fit_call(self, classes, partial, continuing):
         if partial and not continuing and classes is None:

@@ -472,3 +472,53 @@ def test_weights_below_the_model_dtype_warn_and_count_as_zero():
     w[:3] = 0.0
     zero = _quick(BCELogisticClassifier, dtype="float32").fit(X, y, sample_weight=w)
     np.testing.assert_array_equal(tiny.predict_proba(X), zero.predict_proba(X))
+
+
+# ------------------------------------------- no better than the constant model
+
+_NO_BETTER = "no better than the .* constant model that predicts the class frequencies, and "
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd"])
+def test_collapsed_tanh_beta_warns_with_the_hint(solver):
+    X, y = _xy()
+    pattern = _NO_BETTER + "the tanh scale beta_ collapsed to 0.*StandardScaler"
+    with pytest.warns(ConvergenceWarning, match=pattern):
+        clf = TanhLogisticClassifier(solver=solver, max_iter=20).fit(X * 1e15, y)
+    assert clf.beta_[0] == 0.0
+
+
+@pytest.mark.parametrize("Estimator", [TanhLogisticClassifier, BCELogisticClassifier])
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "gd", "sgd", "adam"])
+def test_features_scaled_to_1e_minus_15_warn_with_the_hint(Estimator, solver):
+    X, y = _xy()
+    pattern = _NO_BETTER + r"the features are far from unit scale \(largest magnitude .*e-15\).*StandardScaler"
+    with pytest.warns(ConvergenceWarning, match=pattern):
+        Estimator(solver=solver, max_iter=20).fit(X * 1e-15, y)
+
+
+def test_solver_that_stops_short_of_a_clear_improvement_warns():
+    # L-BFGS stops after one iteration at the zero model on features of scale 1e11.
+    X, y = _xy()
+    pattern = _NO_BETTER + "one gradient step from the final parameters reaches 0.3.*StandardScaler"
+    with pytest.warns(ConvergenceWarning, match=pattern):
+        clf = BCELogisticClassifier(solver="lbfgs").fit(X * 1e11, y)
+    assert clf.n_iter_ == 1 and not clf.coef_.any()
+
+
+def _no_better_warnings(estimator, X, y, **fit_params):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X, y, **fit_params)
+    return [str(w.message) for w in caught if "no better than" in str(w.message)]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_noise_where_the_constant_model_is_the_optimum_does_not_warn(Estimator, solver):
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(400, 3)), (rng.random(400) < 0.3).astype(int)
+    for params in ({}, {"alpha": 1.0}, {"max_iter": 200}):
+        assert not _no_better_warnings(_quick(Estimator, solver=solver, **params), X, y)
+    # Constant features: the constant model is the optimum.
+    assert not _no_better_warnings(_quick(Estimator, solver=solver), np.ones((40, 2)), np.arange(40) % 2)
