@@ -22,7 +22,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils import compute_class_weight
 from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
@@ -62,6 +61,7 @@ from ._solvers import (
     TrainingOptions,
     choose_solver,
 )
+from ._split import validation_split
 from ._threads import thread_budget
 from ._training import NoImprovement, PrintProgress, StopTraining, train
 from .losses import l2_penalty
@@ -483,7 +483,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
 
     def _split_validation(self, X, y_index, sample_weight, n_classes, seed, dtype, device):
         """(validation score, training X, class indices, weights) for early stopping."""
-        train_rows, val_rows = self._validation_split(y_index, n_classes, seed)
+        train_rows, val_rows = self._validation_split(y_index, n_classes, seed, sample_weight)
         X_val = tensor_rows(X, val_rows, dtype, device)
         y_val = torch.as_tensor(y_index[val_rows], device=device)
         w_val = torch.as_tensor(sample_weight[val_rows], dtype=torch.float64, device=device)
@@ -522,20 +522,9 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             reset=reset,
         )
 
-    def _validation_split(self, y_index, n_classes, seed):
-        """Stratified (train_rows, val_rows) for early stopping."""
-        # At least one held-out sample per class, so stratification works.
-        n = len(y_index)
-        n_val = max(int(np.ceil(self.validation_fraction * n)), n_classes)
-        if n - n_val < n_classes:
-            raise ValueError(
-                f"early_stopping needs more samples: {n} cannot be split into a "
-                f"training and a validation set that both hold all {n_classes} "
-                "classes. Use early_stopping=False."
-            )
-        return train_test_split(
-            np.arange(n), test_size=n_val, stratify=y_index, random_state=seed % (2**32)
-        )
+    def _validation_split(self, y_index, n_classes, seed, sample_weight=None):
+        """Stratified (train_rows, val_rows) for early stopping, every class on both sides."""
+        return validation_split(y_index, sample_weight, n_classes, self.validation_fraction, seed)
 
     def _fitted_attributes(self, module, class_labels, space):
         """The fitted attributes for ``module``, arrays in the output space."""

@@ -522,3 +522,72 @@ def test_noise_where_the_constant_model_is_the_optimum_does_not_warn(Estimator, 
         assert not _no_better_warnings(_quick(Estimator, solver=solver, **params), X, y)
     # Constant features: the constant model is the optimum.
     assert not _no_better_warnings(_quick(Estimator, solver=solver), np.ones((40, 2)), np.arange(40) % 2)
+
+
+# ----------------------------------------- early stopping with rare classes
+
+
+def _rare_class(n=102, rare=2):
+    rng = np.random.default_rng(0)
+    y = np.zeros(n, dtype=int)
+    y[:rare] = 1
+    X = rng.normal(size=(n, 3)) + 3 * y[:, None]
+    return X, y
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("seed", range(4))
+def test_validation_split_puts_every_class_on_both_sides(fraction, seed):
+    from sklearn_autodiff._split import validation_split
+
+    _, y = _rare_class()
+    weights = np.ones(len(y))
+    weights[2:40] = 0.0  # class 0 keeps positive weight on rows 40 and on
+    for w in (None, weights):
+        train, val = validation_split(y, w, 2, fraction, seed)
+        assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == len(y)
+        positive = np.ones(len(y), bool) if w is None else w > 0
+        for rows in (train, val):
+            assert set(y[rows[positive[rows]]]) == {0, 1}
+
+
+def test_early_stopping_with_a_rare_class_validates_on_it(monkeypatch):
+    from sklearn_autodiff import _base
+
+    seen = []
+    split = _base.validation_split
+    monkeypatch.setattr(
+        _base, "validation_split", lambda *a: seen.append(split(*a)) or seen[-1]
+    )
+    X, y = _rare_class()
+    clf = _quick(BCELogisticClassifier, early_stopping=True).fit(X, y)
+    train, val = seen[0]
+    assert 1 in y[train] and 1 in y[val]
+    assert 0 < min(clf.validation_scores_)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_early_stopping_refuses_a_class_without_two_weighted_samples(Estimator):
+    X, y = _rare_class(rare=5)
+    single = y.copy()
+    single[1:5] = 0  # one sample of class 1
+    weights = np.where(np.arange(len(y)) < 4, 0.0, 1.0)  # one class-1 sample of positive weight
+    pattern = r"classes_\[1\].* has 1\..*early_stopping=False"
+    for labels, w in ((single, None), (y, weights)):
+        clf = _quick(Estimator, early_stopping=True)
+        with pytest.raises(ValueError, match=pattern) as info:
+            clf.fit(X, labels, sample_weight=w)
+        _assert_clean_message(info.value)
+        assert not hasattr(clf, "classes_")
+    # Without early stopping the same data fits.
+    _quick(Estimator).fit(X, single)
+
+
+def test_early_stopping_ignores_a_single_sample_class_of_zero_weight():
+    X, y = _rare_class(rare=5)
+    y = y.copy()
+    y[-1] = 2  # one sample of class 2, weight 0: it takes no part in the fit
+    w = np.ones(len(y))
+    w[-1] = 0.0
+    clf = _quick(BCELogisticClassifier, early_stopping=True).fit(X, y, sample_weight=w)
+    assert list(clf.classes_) == [0, 1, 2]
