@@ -64,6 +64,12 @@ def degenerate_fit_message(estimator, problem, history):
     message : str or None
         A sentence naming the training loss, the constant model's and the
         evidence; the caller adds the remedy.
+
+    Raises
+    ------
+    ValueError
+        If the fit ended worse than, or no better than, a constant model
+        at parameters whose loss is not finite (the last step overflowed).
     """
     if not history.n_iter:
         return None
@@ -72,6 +78,7 @@ def degenerate_fit_message(estimator, problem, history):
     with torch.no_grad():
         zero = _constant_loss(estimator, problem, _zero_logits(problem))
     if final > zero * (1 + 1e-6) + 1e-12:
+        _check_finite(_objective(problem))
         return (
             f"{name} ended at a training loss of {final:.6g}, worse than the constant "
             f"model's {zero:.6g}: the fit is degenerate."
@@ -85,6 +92,7 @@ def degenerate_fit_message(estimator, problem, history):
     if final < prior - tolerance:
         return None
     objective = _objective(problem)
+    _check_finite(objective)
     if not objective >= prior - tolerance:
         return None
     reason = _collapsed_beta(problem.module) or _extreme_scale(problem.X)
@@ -97,6 +105,17 @@ def degenerate_fit_message(estimator, problem, history):
         f"{prior:.6g} of the constant model that predicts the class frequencies, and "
         f"{reason}: the fit is degenerate."
     )
+
+
+def _check_finite(objective):
+    """Refuse parameters whose loss overflowed in the last step (they predict NaN)."""
+    if not math.isfinite(objective):
+        from ._base import DIVERGENCE_HINT  # here: _base imports this module
+
+        raise ValueError(
+            f"Training diverged: the loss became {objective} after the last iteration. "
+            f"{DIVERGENCE_HINT} The estimator was left as it was before this call."
+        )
 
 
 def prior_loss(estimator, problem):

@@ -591,3 +591,100 @@ def test_early_stopping_ignores_a_single_sample_class_of_zero_weight():
     w[-1] = 0.0
     clf = _quick(BCELogisticClassifier, early_stopping=True).fit(X, y, sample_weight=w)
     assert list(clf.classes_) == [0, 1, 2]
+
+
+def test_last_step_overflowing_is_the_divergence_error_and_loses_nothing():
+    # gd's last step on features of 1e15 leaves weights whose logits are
+    # infinite: every probability would be NaN.
+    X, y = _xy()
+    clf = MLPSoftmaxClassifier((4,), solver="gd", warm_start=True, random_state=0).fit(X, y)
+    before = _snapshot(clf)
+    with pytest.raises(ValueError, match="diverged: the loss became nan after the last iteration"):
+        clf.fit(X * 1e15, y)
+    _assert_same_state(_snapshot(clf), before)
+
+
+# ------------------------------ property: configurations x a second call
+
+_THREE_CLASS_CW = {0: 1.0, 1: 3.0, 2: 0.5}
+
+
+@st.composite
+def configurations(draw):
+    which = draw(st.sampled_from(ESTIMATORS))
+    params = {
+        "solver": draw(st.sampled_from(["auto", "newton", *SOLVERS])),
+        "early_stopping": draw(st.booleans()),
+        "class_weight": draw(st.sampled_from([None, "balanced", _THREE_CLASS_CW, {0: 1.0, 1: 0.0, 2: 1.0}])),
+        "dtype": draw(st.sampled_from([None, "float32", "float64"])),
+        "warm_start": draw(st.booleans()),
+    }
+    if which is MLPSoftmaxClassifier:
+        params["activation"] = draw(st.sampled_from(["relu", "tanh", "logistic", "identity"]))
+        params["dropout"] = draw(st.sampled_from([0.0, 0.25]))
+    return which, params
+
+
+SECOND_CALLS = ["same", "scaled", "extreme weights", "nan", "new label", "rare class", "partial_fit"]
+
+
+def _second_call(kind, X, y, draw_value):
+    """(method, X, y, fit keyword arguments) of the call made after the first fit."""
+    if kind == "scaled":
+        return "fit", X * draw_value([1e-15, 1e15, 1e30]), y, {}
+    if kind == "extreme weights":
+        w = 2.0 ** -(np.arange(len(y)) % 3)  # powers of two: rescaling them is exact
+        return "fit", X, y, {"sample_weight": w * draw_value([1e300, 1e-320, 1e308])}
+    if kind == "nan":
+        return "fit", np.where(X > 1.5, np.nan, X), y, {}
+    if kind == "new label":
+        return "fit", X, np.where(y == 0, 7, y), {}
+    if kind == "rare class":
+        rare = y.copy()
+        rare[rare == 2] = 1
+        rare[0] = 2
+        return "fit", X, rare, {}
+    if kind == "partial_fit":
+        return "partial_fit", X, y, {"classes": [0, 1, 2]}
+    return "fit", X, y, {}
+
+
+def _outcome(estimator, method, X, y, **kwargs):
+    """Call; return the exception if it is a clean one, None on sane success."""
+    try:
+        getattr(estimator, method)(X, y, **kwargs)
+    except (ValueError, TypeError) as exc:
+        _assert_clean_message(exc)
+        return exc
+    _assert_sane_output(estimator, X)
+    return None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=configurations(), kind=st.sampled_from(SECOND_CALLS), data=st.data())
+def test_configurations_work_or_fail_cleanly_and_keep_their_state(config, kind, data):
+    which, params = config
+    rng = np.random.default_rng(2)
+    y = np.arange(60) % 3
+    X = rng.normal(size=(60, 3)) + y[:, None]
+    estimator = _quick(which, max_iter=15, **params)
+    method, X2, y2, kwargs = _second_call(kind, X, y, lambda values: data.draw(st.sampled_from(values)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _outcome(estimator, "fit", X, y)
+        before = _snapshot(estimator)
+        proba = estimator.predict_proba(X) if hasattr(estimator, "classes_") else None
+        error = _outcome(estimator, method, X2, y2, **kwargs)
+        if error is not None:
+            _assert_same_state(_snapshot(estimator), before)
+            if proba is not None:
+                np.testing.assert_array_equal(estimator.predict_proba(X), proba)
+        if kind == "extreme weights":
+            # Only the weights' ratios count: a twin given the ratios ends the same.
+            twin = _quick(which, max_iter=15, **params)
+            _outcome(twin, "fit", X, y)
+            ratios = kwargs["sample_weight"] / kwargs["sample_weight"].max()
+            twin_error = _outcome(twin, "fit", X2, y2, sample_weight=ratios)
+            assert (error is None) == (twin_error is None), (error, twin_error)
+            if error is None:
+                np.testing.assert_array_equal(estimator.predict_proba(X), twin.predict_proba(X))
