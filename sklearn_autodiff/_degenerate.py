@@ -28,7 +28,6 @@ the data allow:
 
 import math
 
-import numpy as np
 import torch
 from scipy.stats import chi2
 
@@ -97,7 +96,7 @@ def degenerate_fit_message(estimator, problem, history):
         return None
     reason = _collapsed_beta(problem.module) or _extreme_scale(problem.X)
     if reason is None and history.converged and not history.validation_scores:
-        reason = _better_step(problem, objective, prior)
+        reason = _better_step(problem, prior)
     if reason is None:
         return None
     return (
@@ -259,7 +258,7 @@ def _extreme_scale(X):
     return f"the features are far from unit scale (largest magnitude {largest:.3g})"
 
 
-def _better_step(problem, objective, prior):
+def _better_step(problem, prior):
     """A gradient step that clearly beats the prior, described; else None."""
     params = problem.params
     try:

@@ -492,7 +492,10 @@ def test_collapsed_tanh_beta_warns_with_the_hint(solver):
 @pytest.mark.parametrize("solver", ["auto", "lbfgs", "gd", "sgd", "adam"])
 def test_features_scaled_to_1e_minus_15_warn_with_the_hint(Estimator, solver):
     X, y = _xy()
-    pattern = _NO_BETTER + r"the features are far from unit scale \(largest magnitude .*e-15\).*StandardScaler"
+    pattern = (
+        _NO_BETTER
+        + r"the features are far from unit scale \(largest magnitude .*e-15\).*StandardScaler"
+    )
     with pytest.warns(ConvergenceWarning, match=pattern):
         Estimator(solver=solver, max_iter=20).fit(X * 1e-15, y)
 
@@ -521,7 +524,8 @@ def test_noise_where_the_constant_model_is_the_optimum_does_not_warn(Estimator, 
     for params in ({}, {"alpha": 1.0}, {"max_iter": 200}):
         assert not _no_better_warnings(_quick(Estimator, solver=solver, **params), X, y)
     # Constant features: the constant model is the optimum.
-    assert not _no_better_warnings(_quick(Estimator, solver=solver), np.ones((40, 2)), np.arange(40) % 2)
+    constant = np.ones((40, 2))
+    assert not _no_better_warnings(_quick(Estimator, solver=solver), constant, np.arange(40) % 2)
 
 
 # ----------------------------------------- early stopping with rare classes
@@ -615,7 +619,9 @@ def configurations(draw):
     params = {
         "solver": draw(st.sampled_from(["auto", "newton", *SOLVERS])),
         "early_stopping": draw(st.booleans()),
-        "class_weight": draw(st.sampled_from([None, "balanced", _THREE_CLASS_CW, {0: 1.0, 1: 0.0, 2: 1.0}])),
+        "class_weight": draw(
+            st.sampled_from([None, "balanced", _THREE_CLASS_CW, {0: 1.0, 1: 0.0, 2: 1.0}])
+        ),
         "dtype": draw(st.sampled_from([None, "float32", "float64"])),
         "warm_start": draw(st.booleans()),
     }
@@ -625,7 +631,9 @@ def configurations(draw):
     return which, params
 
 
-SECOND_CALLS = ["same", "scaled", "extreme weights", "nan", "new label", "rare class", "partial_fit"]
+SECOND_CALLS = [
+    "same", "scaled", "extreme weights", "nan", "new label", "rare class", "partial_fit"
+]
 
 
 def _second_call(kind, X, y, draw_value):
@@ -668,7 +676,10 @@ def test_configurations_work_or_fail_cleanly_and_keep_their_state(config, kind, 
     y = np.arange(60) % 3
     X = rng.normal(size=(60, 3)) + y[:, None]
     estimator = _quick(which, max_iter=15, **params)
-    method, X2, y2, kwargs = _second_call(kind, X, y, lambda values: data.draw(st.sampled_from(values)))
+    def draw_value(values):
+        return data.draw(st.sampled_from(values))
+
+    method, X2, y2, kwargs = _second_call(kind, X, y, draw_value)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _outcome(estimator, "fit", X, y)
