@@ -64,8 +64,8 @@ from ._solvers import (
 from ._split import validation_split
 from ._threads import thread_budget
 from ._training import NoImprovement, PrintProgress, StopTraining, train
-from .losses import l2_penalty
 from ._weights import rescaled_sample_weight, times_class_weight
+from .losses import l2_penalty
 
 _SPARSE_FORMATS = ("csr", "csc")
 
