@@ -76,16 +76,20 @@ def rescaled_sample_weight(sample_weight, dtype):
         return sample_weight
     weights = sample_weight / largest
     name = str(dtype).replace("torch.", "")
-    lost = (sample_weight > 0) & (_cast(weights, name) == 0)
+    positive = sample_weight > 0
+    lost = positive & (_cast(weights, name) == 0)
     n_lost = int(lost.sum())
     if n_lost:
         tiny = float(np.finfo(np.dtype(name)).smallest_subnormal)
         warnings.warn(
-            f"{n_lost} of the {weights.shape[0]} positive sample weights are too small next "
+            f"{n_lost} of the {int(positive.sum())} positive sample weights are too small next "
             f"to the largest one (below about {tiny:.2g} times it) to be told apart from "
             f"zero in {name}, the model's dtype, so those samples do not count in the fit. "
-            "Raise those weights or drop those samples"
-            + (", or use dtype='float64'." if name == "float32" else "."),
+            + (
+                "Raise those weights, drop those samples, or use dtype='float64'."
+                if name == "float32"
+                else "Raise those weights or drop those samples."
+            ),
             UserWarning,
             stacklevel=8,  # the user's fit call
         )
