@@ -233,8 +233,8 @@ def _gradient(problem, vector=None):
 
 
 def _collapsed_beta(module):
-    if not isinstance(module, TanhScorer):
-        return None
+    if not isinstance(module, TanhScorer) or not module.log_beta.requires_grad:
+        return None  # a fixed beta is the user's choice
     beta = float(module.beta.detach().min())
     if beta <= COLLAPSED_BETA:
         return f"the tanh scale beta_ collapsed to {beta:.3g}"
