@@ -23,7 +23,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
-from sklearn.model_selection import train_test_split
 from sklearn.utils import compute_class_weight
 from sklearn.utils._array_api import check_same_namespace
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
@@ -50,6 +49,7 @@ from ._data import (
     to_tensor,
     torch_dtype,
 )
+from ._degenerate import degenerate_fit_message
 from ._distributed import agree_on_shards, communicator
 from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
 from ._heads import SoftmaxCrossEntropy
@@ -63,8 +63,10 @@ from ._solvers import (
     TrainingOptions,
     choose_solver,
 )
+from ._split import validation_split
 from ._threads import thread_budget
 from ._training import NoImprovement, PrintProgress, StopTraining, train
+from ._weights import rescaled_sample_weight
 from .losses import l2_penalty
 
 _SPARSE_FORMATS = ("csr", "csc")
@@ -397,28 +399,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _warn_if_degenerate(self, problem, history):
-        """Warn when the fit ends worse than the constant model of zero logits."""
-        if not history.n_iter:
-            return
-        with torch.no_grad():
-            n_outputs = problem.module(problem.rows(slice(0, 1))[0]).shape[1]
-            zeros = torch.zeros(
-                (problem.n_samples, n_outputs), dtype=problem.params[0].dtype, device=problem.target.device
-            )
-            constant = self.loss(zeros, problem.target, problem.sample_weight).to(torch.float64)
-            if problem.comm.active:  # the weighted mean over every rank's rows
-                mass = problem.mass(problem.n_samples, problem.sample_weight)
-                constant, mass = problem.comm.sum([torch.stack([constant * mass, mass])])[0]
-                constant = constant / mass
-            constant = float(constant)
-        if history.loss_curve[-1] > constant * (1 + 1e-6) + 1e-12:
-            warnings.warn(
-                f"{type(self).__name__} ended at a training loss of {history.loss_curve[-1]:.6g}, "
-                f"worse than the constant model's {constant:.6g}: the fit is degenerate. "
-                f"{DIVERGENCE_HINT}",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
+        """Warn when the fit ends worse than, or no better than, a constant model."""
+        message = degenerate_fit_message(self, problem, history)
+        if message is not None:
+            warnings.warn(f"{message} {DIVERGENCE_HINT}", ConvergenceWarning, stacklevel=6)
 
     def _check_fit_call(self, classes, partial, continuing):
         if partial and not continuing and classes is None:
@@ -450,6 +434,11 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return X_, y_, weight
 
         X, y, sample_weight = comm.agree(read_shard)
+        # Divided by the largest weight of all ranks (a weighted mean does not
+        # change), so that class weights cannot make them overflow.
+        largest = comm.max(sample_weight.max() if len(sample_weight) else 0.0)
+        if largest > 0:
+            sample_weight = sample_weight / largest
         if continuing:
             candidates = self.classes_
         elif partial:
@@ -468,12 +457,13 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             return labels, index, self._sample_weight(sample_weight, index, labels, class_counts)
 
         class_labels, y_index, sample_weight = comm.agree(index_shard)
-        total = comm.sum([torch.tensor([sample_weight.sum()], dtype=torch.float64)])[0]
-        if not float(total) > 0:
+        largest = comm.max(sample_weight.max() if len(sample_weight) else 0.0)
+        if not largest > 0:
             raise ValueError(
                 "The sample weights (times the class weights) sum to zero; at least "
                 "one sample needs a positive weight."
             )
+        sample_weight = rescaled_sample_weight(sample_weight, X.dtype, largest)
         return X, y, class_labels, y_index, sample_weight, seed
 
     def _initial_module(self, n_features, n_classes, seed, continuing):
@@ -552,7 +542,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         """
         if comm.active:  # a shard need not hold every class
             n_classes = len(np.unique(y_index))
-        train_rows, val_rows = self._validation_split(y_index, n_classes, seed)
+        train_rows, val_rows = validation_split(
+            y_index, sample_weight, n_classes, self.validation_fraction, seed,
+            every_class_on_both_sides=not comm.active,
+        )
         X_val = tensor_rows(X, val_rows, dtype, device)
         y_val = torch.as_tensor(y_index[val_rows], device=device)
         w_val = torch.as_tensor(sample_weight[val_rows], dtype=torch.float64, device=device)
@@ -590,21 +583,6 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             accept_sparse=_SPARSE_FORMATS,
             dtype=[np.float64, np.float32] if dtype is None else dtype,
             reset=reset,
-        )
-
-    def _validation_split(self, y_index, n_classes, seed):
-        """Stratified (train_rows, val_rows) for early stopping."""
-        # At least one held-out sample per class, so stratification works.
-        n = len(y_index)
-        n_val = max(int(np.ceil(self.validation_fraction * n)), n_classes)
-        if n - n_val < n_classes:
-            raise ValueError(
-                f"early_stopping needs more samples: {n} cannot be split into a "
-                f"training and a validation set that both hold all {n_classes} "
-                "classes. Use early_stopping=False."
-            )
-        return train_test_split(
-            np.arange(n), test_size=n_val, stratify=y_index, random_state=seed % (2**32)
         )
 
     def _fitted_attributes(self, module, class_labels, space):
@@ -658,20 +636,27 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 )
 
     def _sample_weight(self, sample_weight, y_index, class_labels, class_counts=None):
-        """Sample weights times class weights (``class_counts``: the counts of every rank)."""
-        if self.class_weight == "balanced" and class_counts is not None:
+        """Sample weights times class weights (``class_counts``: the counts of every rank).
+
+        The class weights are divided by their largest value: with sample
+        weights at most 1, the product cannot overflow.
+        """
+        if self.class_weight is None:
+            per_class = None
+        elif self.class_weight == "balanced" and class_counts is not None:
             counts = np.array([class_counts.get(label, 0) for label in class_labels.tolist()])
             if not counts.all():
                 raise ValueError(
                     "class_weight='balanced' needs every class among the samples; "
                     f"{class_labels[counts == 0].tolist()!r} has none on any rank."
                 )
-            sample_weight = sample_weight * (counts.sum() / (len(counts) * counts))[y_index]
-        elif self.class_weight is not None:
+            per_class = counts.sum() / (len(counts) * counts)
+        else:
             per_class = compute_class_weight(
                 self.class_weight, classes=class_labels, y=class_labels[y_index]
             )
-            sample_weight = sample_weight * per_class[y_index]
+        if per_class is not None and per_class.max() > 0:
+            sample_weight = sample_weight * (per_class / per_class.max())[y_index]
         if isinstance(sample_weight, np.ndarray) and not sample_weight.flags.writeable:
             # Read-only weights (pandas 3 gives them) would make torch warn; copy once.
             sample_weight = sample_weight.copy()

@@ -102,6 +102,7 @@ class Problem:
     comm: Communicator = LOCAL
     params: list = field(init=False)
     unit_weight: float = field(init=False, default=1.0)
+    _share: float = field(init=False, default=None, repr=False)
 
     def __post_init__(self):
         self.params = [p for p in self.module.parameters() if p.requires_grad]
@@ -119,6 +120,26 @@ class Problem:
     def objective(self, X, target, weight):
         """The objective on the rows given, differentiable."""
         return self.loss(self.module(X), target, weight) + self.penalty(self.module)
+
+    def share(self):
+        """This rank's part of the total sample weight of all ranks (1 when alone).
+
+        Collective on its first call (every rank calls it at the same point).
+        """
+        if self._share is None:
+            self._share = 1.0
+            if self.comm.active:
+                mass = self.mass(self.n_samples, self.sample_weight)
+                total = self.comm.sum([mass.clone()])[0]
+                self._share = float(mass / total)
+        return self._share
+
+    def global_mean(self, local_mean):
+        """The weighted mean over every rank's rows, from this rank's (a float)."""
+        if not self.comm.active:
+            return float(local_mean)
+        value = torch.tensor([float(local_mean) * self.share()], dtype=torch.float64)
+        return float(self.comm.sum([value])[0])
 
     def mass(self, n_rows, weight):
         """The total sample weight of ``n_rows`` rows (float64 tensor)."""
@@ -495,11 +516,7 @@ class Newton(_Solver):
         self.dtype = self.W.dtype
         # Distributed, this rank's loss counts by its share of the total weight.
         self.comm = problem.comm
-        self.share = 1.0
-        if self.comm.active:
-            mass = problem.mass(n, problem.sample_weight)
-            total = self.comm.sum([mass.clone()])[0]
-            self.share = float(mass / total)
+        self.share = problem.share()
         self._point = self._evaluate(torch.addmm(self.c, self.X, self.W.T))
         self._polish_left = NEWTON_POLISH_STEPS
 

@@ -55,6 +55,18 @@ def scenarios():
             lambda d: BCELogisticClassifier(solver="newton", alpha=1e-3, tol=1e-10, distributed=d),
             binary, {}, "fit",
         ),
+        # Equal weights within each shard, different between them (5 on rank 1).
+        "bce_newton_weights_per_rank": (
+            lambda d: BCELogisticClassifier(solver="newton", alpha=1e-3, tol=1e-10, distributed=d),
+            binary, {"sample_weight": np.where(np.arange(600) < 350, 1.0, 5.0)}, "fit",
+        ),
+        "mlp_sgd_weights_per_rank": (
+            lambda d: MLPSoftmaxClassifier(
+                (6,), solver="sgd", batch_size=600, shuffle=False, max_iter=10,
+                random_state=3, distributed=d,
+            ),
+            binary, {"sample_weight": np.where(np.arange(600) < 350, 1.0, 5.0)}, "fit",
+        ),
         "bce_auto_multiclass_weighted": (
             lambda d: BCELogisticClassifier(alpha=1e-3, tol=1e-10, distributed=d),
             multi, {"sample_weight": weights}, "fit",

@@ -430,3 +430,272 @@ def test_coverage_score_refuses_numpy_float32_nan():
 
     with pytest.raises(ValueError, match="nan"):
         coverage_score([0, 1], [0, 1], reject_label=np.float32("nan"))
+
+
+# ------------------------------------------------------ extreme sample weights
+
+
+def _power_of_two_weights(n):
+    # Powers of two: w * 1e300 / max(w * 1e300) == w / max(w) exactly.
+    return 2.0 ** np.random.default_rng(3).integers(-2, 1, n)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("scale", [1e300, 1e-320])
+def test_float32_fit_with_extreme_sample_weights_equals_the_rescaled_fit(Estimator, scale):
+    X, y = _xy()
+    w = _power_of_two_weights(len(y))
+    reference = _quick(Estimator, dtype="float32").fit(X, y, sample_weight=w)
+    extreme = _quick(Estimator, dtype="float32").fit(X, y, sample_weight=w * scale)
+    np.testing.assert_array_equal(extreme.predict_proba(X), reference.predict_proba(X))
+    unweighted = _quick(Estimator, dtype="float32").fit(X, y)
+    assert not np.array_equal(unweighted.predict_proba(X), reference.predict_proba(X))
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "adam"])
+def test_sample_weights_whose_sum_overflows_fit_like_their_ratios(solver):
+    X, y = _xy()
+    w = _power_of_two_weights(len(y))
+    with np.errstate(over="ignore"):
+        assert not np.isfinite((w * 1e308).sum())
+    reference = _quick(BCELogisticClassifier, solver=solver).fit(X, y, sample_weight=w)
+    huge = _quick(BCELogisticClassifier, solver=solver).fit(X, y, sample_weight=w * 1e308)
+    np.testing.assert_array_equal(huge.predict_proba(X), reference.predict_proba(X))
+
+
+def test_weights_below_the_model_dtype_warn_and_count_as_zero():
+    X, y = _xy()
+    w = np.ones(len(y))
+    w[:3] = 1e-50  # zero in float32 next to a weight of 1
+    with pytest.warns(UserWarning, match=r"3 of the 120 positive sample weights.*float32"):
+        tiny = _quick(BCELogisticClassifier, dtype="float32").fit(X, y, sample_weight=w)
+    w[:3] = 0.0
+    zero = _quick(BCELogisticClassifier, dtype="float32").fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(tiny.predict_proba(X), zero.predict_proba(X))
+
+
+# ------------------------------------------- no better than the constant model
+
+_NO_BETTER = "no better than the .* constant model that predicts the class frequencies, and "
+
+
+@pytest.mark.parametrize("solver", ["gd", "sgd"])
+def test_collapsed_tanh_beta_warns_with_the_hint(solver):
+    X, y = _xy()
+    pattern = _NO_BETTER + "the tanh scale beta_ collapsed to 0.*StandardScaler"
+    with pytest.warns(ConvergenceWarning, match=pattern):
+        clf = TanhLogisticClassifier(solver=solver, max_iter=20).fit(X * 1e15, y)
+    assert clf.beta_[0] == 0.0
+
+
+@pytest.mark.parametrize("Estimator", [TanhLogisticClassifier, BCELogisticClassifier])
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "gd", "sgd", "adam"])
+def test_features_scaled_to_1e_minus_15_warn_with_the_hint(Estimator, solver):
+    X, y = _xy()
+    pattern = (
+        _NO_BETTER
+        + r"the features are far from unit scale \(largest magnitude .*e-15\).*StandardScaler"
+    )
+    with pytest.warns(ConvergenceWarning, match=pattern):
+        Estimator(solver=solver, max_iter=20).fit(X * 1e-15, y)
+
+
+def test_solver_that_stops_short_of_a_clear_improvement_warns():
+    # L-BFGS stops after one iteration at the zero model on features of scale 1e11.
+    X, y = _xy()
+    pattern = _NO_BETTER + "one gradient step from the final parameters reaches 0.3.*StandardScaler"
+    with pytest.warns(ConvergenceWarning, match=pattern):
+        clf = BCELogisticClassifier(solver="lbfgs").fit(X * 1e11, y)
+    assert clf.n_iter_ == 1 and not clf.coef_.any()
+
+
+def _no_better_warnings(estimator, X, y, **fit_params):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X, y, **fit_params)
+    return [str(w.message) for w in caught if "no better than" in str(w.message)]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_noise_where_the_constant_model_is_the_optimum_does_not_warn(Estimator, solver):
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(400, 3)), (rng.random(400) < 0.3).astype(int)
+    for params in ({}, {"alpha": 1.0}, {"max_iter": 200}):
+        assert not _no_better_warnings(_quick(Estimator, solver=solver, **params), X, y)
+    # Constant features: the constant model is the optimum.
+    constant = np.ones((40, 2))
+    assert not _no_better_warnings(_quick(Estimator, solver=solver), constant, np.arange(40) % 2)
+
+
+# ----------------------------------------- early stopping with rare classes
+
+
+def _rare_class(n=102, rare=2):
+    rng = np.random.default_rng(0)
+    y = np.zeros(n, dtype=int)
+    y[:rare] = 1
+    X = rng.normal(size=(n, 3)) + 3 * y[:, None]
+    return X, y
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("seed", range(4))
+def test_validation_split_puts_every_class_on_both_sides(fraction, seed):
+    from sklearn_autodiff._split import validation_split
+
+    _, y = _rare_class()
+    weights = np.ones(len(y))
+    weights[2:40] = 0.0  # class 0 keeps positive weight on rows 40 and on
+    for w in (None, weights):
+        train, val = validation_split(y, w, 2, fraction, seed)
+        assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == len(y)
+        positive = np.ones(len(y), bool) if w is None else w > 0
+        for rows in (train, val):
+            assert set(y[rows[positive[rows]]]) == {0, 1}
+
+
+def test_early_stopping_with_a_rare_class_validates_on_it(monkeypatch):
+    from sklearn_autodiff import _base
+
+    seen = []
+    split = _base.validation_split
+    monkeypatch.setattr(
+        _base, "validation_split", lambda *a, **k: seen.append(split(*a, **k)) or seen[-1]
+    )
+    X, y = _rare_class()
+    clf = _quick(BCELogisticClassifier, early_stopping=True).fit(X, y)
+    train, val = seen[0]
+    assert 1 in y[train] and 1 in y[val]
+    assert 0 < min(clf.validation_scores_)
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_early_stopping_refuses_a_class_without_two_weighted_samples(Estimator):
+    X, y = _rare_class(rare=5)
+    single = y.copy()
+    single[1:5] = 0  # one sample of class 1
+    weights = np.where(np.arange(len(y)) < 4, 0.0, 1.0)  # one class-1 sample of positive weight
+    pattern = r"classes_\[1\].* has 1\..*early_stopping=False"
+    for labels, w in ((single, None), (y, weights)):
+        clf = _quick(Estimator, early_stopping=True)
+        with pytest.raises(ValueError, match=pattern) as info:
+            clf.fit(X, labels, sample_weight=w)
+        _assert_clean_message(info.value)
+        assert not hasattr(clf, "classes_")
+    # Without early stopping the same data fits.
+    _quick(Estimator).fit(X, single)
+
+
+def test_early_stopping_ignores_a_single_sample_class_of_zero_weight():
+    X, y = _rare_class(rare=5)
+    y = y.copy()
+    y[-1] = 2  # one sample of class 2, weight 0: it takes no part in the fit
+    w = np.ones(len(y))
+    w[-1] = 0.0
+    clf = _quick(BCELogisticClassifier, early_stopping=True).fit(X, y, sample_weight=w)
+    assert list(clf.classes_) == [0, 1, 2]
+
+
+def test_last_step_overflowing_is_the_divergence_error_and_loses_nothing():
+    # gd's last step on features of 1e15 leaves weights whose logits are
+    # infinite: every probability would be NaN.
+    X, y = _xy()
+    clf = MLPSoftmaxClassifier((4,), solver="gd", warm_start=True, random_state=0).fit(X, y)
+    before = _snapshot(clf)
+    with pytest.raises(ValueError, match="diverged: the loss became nan after the last iteration"):
+        clf.fit(X * 1e15, y)
+    _assert_same_state(_snapshot(clf), before)
+
+
+# ------------------------------ property: configurations x a second call
+
+_THREE_CLASS_CW = {0: 1.0, 1: 3.0, 2: 0.5}
+
+
+@st.composite
+def configurations(draw):
+    which = draw(st.sampled_from(ESTIMATORS))
+    params = {
+        "solver": draw(st.sampled_from(["auto", "newton", *SOLVERS])),
+        "early_stopping": draw(st.booleans()),
+        "class_weight": draw(
+            st.sampled_from([None, "balanced", _THREE_CLASS_CW, {0: 1.0, 1: 0.0, 2: 1.0}])
+        ),
+        "dtype": draw(st.sampled_from([None, "float32", "float64"])),
+        "warm_start": draw(st.booleans()),
+    }
+    if which is MLPSoftmaxClassifier:
+        params["activation"] = draw(st.sampled_from(["relu", "tanh", "logistic", "identity"]))
+        params["dropout"] = draw(st.sampled_from([0.0, 0.25]))
+    return which, params
+
+
+SECOND_CALLS = [
+    "same", "scaled", "extreme weights", "nan", "new label", "rare class", "partial_fit"
+]
+
+
+def _second_call(kind, X, y, draw_value):
+    """(method, X, y, fit keyword arguments) of the call made after the first fit."""
+    if kind == "scaled":
+        return "fit", X * draw_value([1e-15, 1e15, 1e30]), y, {}
+    if kind == "extreme weights":
+        w = 2.0 ** -(np.arange(len(y)) % 3)  # powers of two: rescaling them is exact
+        return "fit", X, y, {"sample_weight": w * draw_value([1e300, 1e-320, 1e308])}
+    if kind == "nan":
+        return "fit", np.where(X > 1.5, np.nan, X), y, {}
+    if kind == "new label":
+        return "fit", X, np.where(y == 0, 7, y), {}
+    if kind == "rare class":
+        rare = y.copy()
+        rare[rare == 2] = 1
+        rare[0] = 2
+        return "fit", X, rare, {}
+    if kind == "partial_fit":
+        return "partial_fit", X, y, {"classes": [0, 1, 2]}
+    return "fit", X, y, {}
+
+
+def _outcome(estimator, method, X, y, **kwargs):
+    """Call; return the exception if it is a clean one, None on sane success."""
+    try:
+        getattr(estimator, method)(X, y, **kwargs)
+    except (ValueError, TypeError) as exc:
+        _assert_clean_message(exc)
+        return exc
+    _assert_sane_output(estimator, X)
+    return None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=configurations(), kind=st.sampled_from(SECOND_CALLS), data=st.data())
+def test_configurations_work_or_fail_cleanly_and_keep_their_state(config, kind, data):
+    which, params = config
+    rng = np.random.default_rng(2)
+    y = np.arange(60) % 3
+    X = rng.normal(size=(60, 3)) + y[:, None]
+    estimator = _quick(which, max_iter=15, **params)
+    def draw_value(values):
+        return data.draw(st.sampled_from(values))
+
+    method, X2, y2, kwargs = _second_call(kind, X, y, draw_value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _outcome(estimator, "fit", X, y)
+        before = _snapshot(estimator)
+        proba = estimator.predict_proba(X) if hasattr(estimator, "classes_") else None
+        error = _outcome(estimator, method, X2, y2, **kwargs)
+        if error is not None:
+            _assert_same_state(_snapshot(estimator), before)
+            if proba is not None:
+                np.testing.assert_array_equal(estimator.predict_proba(X), proba)
+        if kind == "extreme weights":
+            # Only the weights' ratios count: a twin given the ratios ends the same.
+            twin = _quick(which, max_iter=15, **params)
+            _outcome(twin, "fit", X, y)
+            ratios = kwargs["sample_weight"] / kwargs["sample_weight"].max()
+            twin_error = _outcome(twin, "fit", X2, y2, sample_weight=ratios)
+            assert (error is None) == (twin_error is None), (error, twin_error)
+            if error is None:
+                np.testing.assert_array_equal(estimator.predict_proba(X), twin.predict_proba(X))

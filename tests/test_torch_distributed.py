@@ -70,6 +70,8 @@ def single_process(name):
     "name",
     [
         "bce_newton",
+        "bce_newton_weights_per_rank",
+        "mlp_sgd_weights_per_rank",
         "bce_auto_multiclass_weighted",
         "bce_lbfgs_balanced",
         "tanh_lbfgs",
