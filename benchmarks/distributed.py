@@ -150,6 +150,16 @@ def worker(rank, world_size, threads, init_file, out_file, case, quick):
         "accuracy_all": estimator.score(probe, probe_y),
     }
     if distributed:
+        # The bare collective, for scale: one all-reduce of the gradient's size.
+        n_params = sum(p.numel() for p in estimator.module_.parameters())
+        buffer = torch.zeros(n_params, dtype=torch.float32)
+        for _ in range(10):
+            dist.all_reduce(buffer)
+        start = time.perf_counter()
+        for _ in range(200):
+            dist.all_reduce(buffer)
+        result["bare_allreduce_ms"] = 1000 * (time.perf_counter() - start) / 200
+        result["n_params"] = n_params
         dist.destroy_process_group()
     with open(out_file, "wb") as f:
         pickle.dump(result, f)
@@ -212,6 +222,8 @@ def main():
             "per_iter_ms": 1000 * seconds / ranks[0]["n_iter"],
             "comm_share": ranks[0]["comm_seconds"] / ranks[0]["seconds"],
             "comm_per_iter_ms": 1000 * ranks[0]["comm_seconds"] / ranks[0]["n_iter"],
+            "bare_ms": ranks[0]["bare_allreduce_ms"],
+            "n_params": ranks[0]["n_params"],
             "per": per,
             "proba_diff": float(np.abs(ranks[0]["proba"] - alone["proba"]).max()),
             "acc_one": alone["accuracy_all"],
@@ -231,6 +243,8 @@ def main():
         ("per_iter_ms", "ms per iteration/epoch (2 ranks)", ".1f"),
         ("comm_per_iter_ms", "of which collectives (ms)", ".1f"),
         ("comm_share", "collectives share", ".2f"),
+        ("n_params", "parameters", "d"),
+        ("bare_ms", "one bare all-reduce of them (ms)", ".3f"),
         ("proba_diff", "max |proba diff| vs 1 process", ".1e"),
         ("acc_one", "probe accuracy, 1 process", ".4f"),
         ("acc_two", "probe accuracy, 2 ranks", ".4f"),

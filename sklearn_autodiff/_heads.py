@@ -83,6 +83,48 @@ class OneVsRestBinaryCrossEntropy:
         """Weighted mean of the summed binary cross-entropies."""
         return binary_cross_entropy_loss(logits, target, sample_weight)
 
+    def _indicator(self, target):
+        """The targets as :math:`t \\in \\{0, 1\\}`."""
+        return target
+
+    def loss_derivatives(self, logits, target, sample_weight=None):
+        r"""The loss and its first and second derivatives in the logits, in closed form.
+
+        With :math:`p = \sigma(z)` and :math:`s_i` the sample weights over
+        their sum (:math:`1/n` without weights),
+
+        .. math:: \frac{\partial L}{\partial z_{ik}} = s_i (p_{ik} - t_{ik}), \qquad
+                  \frac{\partial^2 L}{\partial z_{ik}^2} = s_i\, \sigma(z_{ik})\, \sigma(-z_{ik})
+
+        (the second form of :math:`p(1 - p)` keeps its precision where p is
+        near 1). What Newton's solver would get from two backward passes of
+        autograd through :meth:`loss`, for a fraction of their cost.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, k)
+        target : torch.Tensor of shape (n, k)
+            :meth:`encode_target` of the class indices.
+        sample_weight : torch.Tensor of shape (n,) or None
+
+        Returns
+        -------
+        loss : torch.Tensor
+            Scalar, equal to :meth:`loss`.
+        gradient, second : torch.Tensor of the shape of ``logits``
+        """
+        t = self._indicator(target)
+        per_sample = F.binary_cross_entropy_with_logits(logits, t, reduction="none").sum(dim=1)
+        if sample_weight is None:
+            scale = 1.0 / logits.shape[0]
+            loss = per_sample.mean()
+        else:
+            w = sample_weight.to(logits.dtype)
+            scale = (w / w.sum()).unsqueeze(1)
+            loss = (per_sample * w).sum() / w.sum()
+        p = torch.sigmoid(logits)
+        return loss, scale * (p - t), scale * (p * torch.sigmoid(-logits))
+
     def log_proba(self, logits):
         """Log-probabilities, normalised over the one-vs-rest outputs."""
         if logits.shape[1] == 1:
@@ -110,6 +152,10 @@ class OneVsRestTanh(OneVsRestBinaryCrossEntropy):
         """+1 for the class of the column, -1 otherwise."""
         return 2.0 * super().encode_target(y_index, n_classes, dtype) - 1.0
 
+    def _indicator(self, target):
+        """:math:`t = (1 + y) / 2` of the bipolar targets."""
+        return (target + 1.0) * 0.5
+
     def loss(self, logits, target, sample_weight=None):
         """Weighted mean tanh logistic loss :math:`\\operatorname{softplus}(-y z)`.
 
@@ -118,3 +164,7 @@ class OneVsRestTanh(OneVsRestBinaryCrossEntropy):
         torch's fused kernel: fewer temporaries of the size of the data.
         """
         return binary_cross_entropy_loss(logits, (target + 1.0) * 0.5, sample_weight)
+
+    # The loss is the binary cross-entropy of t = (1 + y) / 2 (see _indicator),
+    # so its closed-form derivatives are the parent's.
+    loss_derivatives = OneVsRestBinaryCrossEntropy.loss_derivatives

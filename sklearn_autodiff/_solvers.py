@@ -500,8 +500,9 @@ class Newton(_Solver):
 
     name = "newton"
 
-    def __init__(self, problem, options, alpha):
+    def __init__(self, problem, options, alpha, head=None):
         self.problem = problem
+        self.derivatives = _closed_form_derivatives(head)
         self.module = problem.module
         self.alpha = alpha
         self.tol = options.tol
@@ -528,18 +529,26 @@ class Newton(_Solver):
 
     def _evaluate(self, logits):
         """Objective, gradient in (W, c), and D at the given logits."""
-        with torch.enable_grad():
-            Z = logits.detach().requires_grad_(True)
-            loss = self._data_loss(Z)
-            (G,) = torch.autograd.grad(loss, Z, create_graph=True)
-            (D,) = torch.autograd.grad(G.sum(), Z)
+        Z = logits.detach()
+        if self.derivatives is not None:  # the head's closed forms
+            problem = self.problem
+            loss, G, D = self.derivatives(Z, problem.target, problem.sample_weight)
+            if self.comm.active:
+                loss, G, D = loss * self.share, G * self.share, D * self.share
+        else:  # autograd's first and second derivatives of the loss
+            with torch.enable_grad():
+                Z.requires_grad_(True)
+                loss = self._data_loss(Z)
+                (G,) = torch.autograd.grad(loss, Z, create_graph=True)
+                (D,) = torch.autograd.grad(G.sum(), Z)
+            Z = Z.detach()
         G = G.detach()
         loss = loss.detach().reshape(1)
         grad = torch.cat([G.T @ self.X, G.sum(dim=0, keepdim=True).T], dim=1)  # (k, d + 1)
         self.comm.sum([loss, grad])
         grad[:, :-1] += self.alpha * self.W
         value = float(loss) + 0.5 * self.alpha * float(self.W.square().sum())
-        return value, grad, D.detach(), Z.detach()
+        return value, grad, D.detach(), Z
 
     def _hessian(self, D):
         """Per-output Hessians in float64, shape (k, d + 1, d + 1), the penalty included."""
@@ -609,6 +618,21 @@ class Newton(_Solver):
             and hasattr(module, "set_affine_logits")
             and (problem.X.layout == torch.strided or problem.X.shape[0] * problem.X.shape[1] <= 2**24)
         )
+
+
+def _closed_form_derivatives(head):
+    """The head's ``loss_derivatives`` if they belong to its ``loss``, else None (autograd).
+
+    A head subclass that redefines ``loss`` but not ``loss_derivatives``
+    would otherwise get the parent's derivatives of another loss.
+    """
+    if getattr(head, "loss_derivatives", None) is None:
+        return None
+    mro = type(head).__mro__
+    owner = {name: next(c for c in mro if name in c.__dict__) for name in ("loss", "loss_derivatives")}
+    if not issubclass(owner["loss_derivatives"], owner["loss"]):
+        return None
+    return head.loss_derivatives
 
 
 def _newton_direction(hessian, grad):
@@ -705,12 +729,12 @@ def choose_solver(options, problem, head, custom_loss, alpha, generator):
         if choice == 1:
             return Finished(
                 LBFGS(problem, options),
-                lambda: Newton(problem, options, alpha),
+                lambda: Newton(problem, options, alpha, head),
                 NEWTON_POLISH_STEPS + 1,
             )
         name = ("lbfgs", None, "newton")[choice]
     if name == "newton":
-        return Newton(problem, options, alpha)
+        return Newton(problem, options, alpha, head)
     if name == "lbfgs":
         return LBFGS(problem, options)
     if name == "gd":

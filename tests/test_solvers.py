@@ -252,3 +252,44 @@ def test_blocked_hessian_equals_the_whole_one(monkeypatch):
     newton.X1 = None
     monkeypatch.setattr(_solvers, "HESSIAN_BLOCK_ELEMENTS", 7 * 3 * 4)  # blocks of 7 rows
     torch.testing.assert_close(newton._hessian(newton._point[2]), whole)
+
+
+@pytest.mark.parametrize("head_name", ["bce", "tanh"])
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_closed_form_loss_derivatives_equal_autograd(head_name, k, weighted):
+    from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
+
+    head = OneVsRestBinaryCrossEntropy() if head_name == "bce" else OneVsRestTanh()
+    g = torch.Generator().manual_seed(k)
+    logits = torch.randn(50, k, dtype=torch.float64, generator=g) * 4
+    logits[0, 0] = 40.0  # p(1 - p) where p is 1 to rounding
+    target = head.encode_target(torch.randint(0, max(k, 2), (50,), generator=g), max(k, 2), torch.float64)
+    weight = torch.rand(50, dtype=torch.float64, generator=g) if weighted else None
+    Z = logits.clone().requires_grad_(True)
+    loss = head.loss(Z, target, weight)
+    (G,) = torch.autograd.grad(loss, Z, create_graph=True)
+    (D,) = torch.autograd.grad(G.sum(), Z)
+    closed_loss, closed_G, closed_D = head.loss_derivatives(logits, target, weight)
+    torch.testing.assert_close(closed_loss, loss.detach(), rtol=1e-14, atol=0)
+    torch.testing.assert_close(closed_G, G.detach(), rtol=1e-12, atol=1e-18)
+    rest = torch.ones_like(D, dtype=torch.bool)
+    rest[0, 0] = False
+    torch.testing.assert_close(closed_D[rest], D[rest], rtol=1e-10, atol=1e-30)
+    # At z = 40 autograd's p (1 - p) rounds to 0; sigma(z) sigma(-z) does not.
+    share = 1 / 50 if weight is None else float(weight[0] / weight.sum())
+    expected = share * float(torch.sigmoid(torch.tensor(40.0, dtype=torch.float64)) * torch.sigmoid(torch.tensor(-40.0, dtype=torch.float64)))
+    assert float(closed_D[0, 0]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_head_that_redefines_its_loss_keeps_autograd_derivatives():
+    from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
+    from sklearn_autodiff._solvers import _closed_form_derivatives
+
+    class Squared(OneVsRestBinaryCrossEntropy):
+        def loss(self, logits, target, sample_weight=None):
+            return ((logits - target) ** 2).sum(dim=1).mean()
+
+    assert _closed_form_derivatives(Squared()) is None
+    assert _closed_form_derivatives(OneVsRestTanh()) is not None
+    assert _closed_form_derivatives(OneVsRestBinaryCrossEntropy()) is not None
