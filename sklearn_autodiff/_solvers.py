@@ -487,8 +487,10 @@ class Newton(_Solver):
               + \alpha \operatorname{diag}(1, \dots, 1, 0),
 
     where :math:`D = \partial^2 L / \partial Z^2` (entrywise; the loss is
-    separable, so the Hessian in Z is diagonal) comes from autograd's double
-    backward of the loss in the logits, and outputs do not interact. It is
+    separable, so the Hessian in Z is diagonal) comes in closed form from the
+    head's ``loss_derivatives`` where it has them (the shipped binary
+    cross-entropy heads), else from autograd's double backward of the loss
+    in the logits; outputs do not interact. It is
     built in row blocks (memory bounded by ``HESSIAN_BLOCK_ELEMENTS``) and
     solved per output by Cholesky in float64, or through the pseudo-inverse
     when singular. Steps halve until the objective decreases enough (Armijo);
