@@ -31,7 +31,8 @@ def load_shard(rank, world_size):
 
 
 def main():
-    # gloo runs on CPUs; on GPUs use "nccl" and device=f"cuda:{local_rank}".
+    # gloo runs on CPUs. On GPUs: "nccl", torch.cuda.set_device(local_rank)
+    # and device=f"cuda:{local_rank}", local_rank = int(os.environ["LOCAL_RANK"]).
     dist.init_process_group("gloo")
     rank, world_size = dist.get_rank(), dist.get_world_size()
     X, y, X_all, y_all = load_shard(rank, world_size)

@@ -65,7 +65,7 @@ from ._solvers import (
 )
 from ._split import validation_split
 from ._threads import thread_budget
-from ._training import NoImprovement, PrintProgress, StopTraining, train
+from ._training import NoImprovement, PrintProgress, train
 from ._weights import rescaled_sample_weight
 from .losses import l2_penalty
 
@@ -371,7 +371,9 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             comm=comm,
         )
         options = self._training_options(problem.n_samples, dtype)
-        with thread_budget(_largest_operation(module, problem, options)), _environment_kept():
+        # Distributed: one thread count for all ranks (the same rounding everywhere).
+        work = comm.max(_largest_operation(module, problem, options))
+        with thread_budget(work), _environment_kept():
             history = self._run_solver(
                 problem, options, generator, validation_score, partial, callback_ctx,
                 lambda: self._fitted_attributes(copy.deepcopy(module).eval(), class_labels, space),
@@ -447,7 +449,9 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             candidates = np.unique(y)
         class_counts = None
         if comm.active:
-            seed, candidates, class_counts = agree_on_shards(comm, seed, X, y, candidates)
+            seed, candidates, class_counts = agree_on_shards(
+                comm, seed, X, y, candidates, _shared_parameters(self)
+            )
 
         def index_shard():
             labels = self._class_labels(candidates, y, partial, continuing)
@@ -494,11 +498,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             def on_step_end(iteration):
                 task = callback_ctx.subcontext(task_name="epoch")
                 task.call_on_fit_task_begin(estimator=self, X=X, y=y)
-                stop = task.call_on_fit_task_end(
+                return task.call_on_fit_task_end(
                     estimator=self, X=X, y=y, reconstruction_attributes=reconstruction
                 )
-                if problem.comm.any(stop):  # a callback on any rank stops every rank
-                    raise StopTraining
+        comm = problem.comm
         _set_generator(problem.module, generator)
         try:
             return train(
@@ -508,6 +511,11 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 policies=policies,
                 validation_score=validation_score,
                 on_step_end=on_step_end,
+                # Distributed: every rank stops at the same step (a callback or
+                # a convergence test on one rank stops all), and Ctrl-C is not
+                # absorbed by one rank while the others wait in a collective.
+                agree=comm.any if comm.active else None,
+                interruptible=not comm.active,
             )
         except NonFiniteLossError as exc:
             raise ValueError(
@@ -655,8 +663,10 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             per_class = compute_class_weight(
                 self.class_weight, classes=class_labels, y=class_labels[y_index]
             )
-        if per_class is not None and per_class.max() > 0:
-            sample_weight = sample_weight * (per_class / per_class.max())[y_index]
+        if per_class is not None:
+            if per_class.max() > 0:
+                per_class = per_class / per_class.max()
+            sample_weight = sample_weight * per_class[y_index]
         if isinstance(sample_weight, np.ndarray) and not sample_weight.flags.writeable:
             # Read-only weights (pandas 3 gives them) would make torch warn; copy once.
             sample_weight = sample_weight.copy()
@@ -925,6 +935,19 @@ def _environment_kept():
             if not existed:
                 with contextlib.suppress(OSError):
                     os.rmdir(after)  # only if empty
+
+
+def _shared_parameters(estimator):
+    """The parameters every rank of a distributed fit must share, as comparable text.
+
+    ``random_state`` may differ (rank 0's seed is used); the rest must not.
+    """
+    params = estimator.get_params(deep=False)
+    params.pop("random_state", None)
+    text = {name: repr(value) for name, value in sorted(params.items())}
+    # A repr with an address (a function, an object without __repr__) differs
+    # between processes whatever it holds: not comparable.
+    return {name: r for name, r in text.items() if " at 0x" not in r}
 
 
 def _default_inductor_dir():

@@ -284,6 +284,8 @@ def _better_step(problem, prior):
         curvature = float(
             sum((g * h).sum() for g, h in zip(gradient, _gradient(problem, gradient)))
         )
+    except torch.OutOfMemoryError:
+        raise
     except RuntimeError:  # a module or loss without second derivatives
         return None
     if not (curvature > 0 and math.isfinite(curvature)):

@@ -193,7 +193,7 @@ def union_of_labels(label_lists):
         ) from exc
 
 
-def agree_on_shards(comm, seed, X, y, labels):
+def agree_on_shards(comm, seed, X, y, labels, parameters=None):
     """What the ranks must share before training, from one gather.
 
     Parameters
@@ -206,6 +206,8 @@ def agree_on_shards(comm, seed, X, y, labels):
     y : ndarray
     labels : ndarray
         This rank's candidate class labels.
+    parameters : dict, optional
+        The estimator's parameters that every rank must share, as text.
 
     Returns
     -------
@@ -218,7 +220,8 @@ def agree_on_shards(comm, seed, X, y, labels):
     Raises
     ------
     ValueError
-        On every rank, if the shards differ in their number of features or dtype.
+        On every rank, if the shards differ in their number of features or
+        dtype, or the estimators in their parameters.
     """
     present, counts = np.unique(y, return_counts=True)
     shards = comm.gather(
@@ -228,8 +231,19 @@ def agree_on_shards(comm, seed, X, y, labels):
             "counts": list(zip(present.tolist(), counts.tolist())),
             "n_features": X.shape[1],
             "dtype": str(X.dtype).replace("torch.", ""),
+            "parameters": parameters or {},
         }
     )
+    differing = sorted(
+        name for name in shards[0]["parameters"]
+        if len({repr(s["parameters"].get(name)) for s in shards}) > 1
+    )
+    if differing:
+        raise ValueError(
+            f"The ranks' estimators differ in {', '.join(differing)}; every rank must "
+            "build the estimator with the same parameters (only random_state may differ: "
+            "rank 0's is used)."
+        )
     for key, what in (("n_features", "features"), ("dtype", "dtype")):
         values = [shard[key] for shard in shards]
         if len(set(values)) > 1:

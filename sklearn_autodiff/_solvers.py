@@ -170,11 +170,13 @@ class Problem:
             loss.backward()
             return loss.detach(), None
         mass = self.mass(X.shape[0], weight)
-        if X.shape[0]:
+        # Rows of zero total weight (none left, or all weighted 0) add nothing;
+        # their weighted mean would be 0 / 0.
+        if X.shape[0] and float(mass) > 0:
             data = self.loss(self.module(X), target, weight) * mass.to(params[0].dtype)
             data.backward()
             data = data.detach()
-        else:  # this rank's shard has no rows left in this step
+        else:
             data = params[0].new_zeros(())
         grads = []
         for p in params:

@@ -134,7 +134,8 @@ class PrintProgress:
         return False
 
 
-def train(solver, module, *, max_steps, policies=(), validation_score=None, on_step_end=None):
+def train(solver, module, *, max_steps, policies=(), validation_score=None, on_step_end=None,
+          agree=None, interruptible=True):
     """Run ``solver`` for at most ``max_steps`` steps, calling the policies after each.
 
     Parameters
@@ -150,7 +151,14 @@ def train(solver, module, *, max_steps, policies=(), validation_score=None, on_s
     validation_score : callable, optional
         ``validation_score(module) -> float``, evaluated after each step.
     on_step_end : callable, optional
-        ``on_step_end(iteration)``; may raise :class:`StopTraining`.
+        ``on_step_end(iteration)``; returns True (or raises
+        :class:`StopTraining`) to stop.
+    agree : callable, optional
+        ``agree(stop) -> stop``: the stop decision of all the processes of a
+        distributed fit (any of them stopping stops all).
+    interruptible : bool, default=True
+        Whether Ctrl-C ends the run with the last good parameters; False
+        re-raises it (a distributed rank must not stop alone).
 
     Returns
     -------
@@ -185,13 +193,18 @@ def train(solver, module, *, max_steps, policies=(), validation_score=None, on_s
                 history.validation_scores.append(score)
             stop = [policy.on_step(iteration, loss, score) for policy in policies]
             if on_step_end is not None:
-                on_step_end(iteration)
-            if converged or any(stop):
+                stop.append(bool(on_step_end(iteration)))
+            stop = converged or any(stop)
+            if agree is not None:
+                stop = agree(stop)
+            if stop:
                 history.converged = True
                 break
     except StopTraining:
         history.converged = True
     except KeyboardInterrupt:
+        if not interruptible:
+            raise
         history.interrupted = True
         if keep_best is None or keep_best.state is None:
             last_good.restore(module)

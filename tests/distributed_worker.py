@@ -173,7 +173,11 @@ def error_scenarios(rank):
     def one_class_everywhere():
         BCELogisticClassifier(distributed=True).fit(X, np.zeros(len(y), dtype=int))
 
+    def other_alpha_on_rank_1():
+        BCELogisticClassifier(alpha=1e-4 if rank == 0 else 1e-2, distributed=True).fit(X, y)
+
     return {
+        "other_alpha_on_rank_1": other_alpha_on_rank_1,
         "nan_on_rank_1": nan_on_rank_1,
         "fewer_features_on_rank_1": fewer_features_on_rank_1,
         "one_class_everywhere": one_class_everywhere,
@@ -213,6 +217,35 @@ def callback_stops_on_rank_0(rank):
     return {"n_iter": model.n_iter_, "proba": model.predict_proba(X_all)}
 
 
+def callbacks_on_rank_0_only(rank):
+    """A callback that never stops, on rank 0 alone: both ranks run all epochs."""
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X_all, y_all = dataset()
+    X, y = shard(X_all, y_all, rank)
+    model = MLPSoftmaxClassifier((4,), max_iter=5, tol=0, random_state=0, distributed=True)
+    if rank == 0:
+        model.set_callbacks(StopAfter(100))
+    model.fit(X, y)
+    return {"n_iter": model.n_iter_, "proba": model.predict_proba(X_all)}
+
+
+def zero_weight_batch_on_rank_1(rank):
+    """Rank 1's first batch of 50 rows weighs nothing; the step goes on with rank 0's rows."""
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X_all, y_all = dataset()
+    X, y = shard(X_all, y_all, rank)
+    weight = np.ones(len(y))
+    if rank == 1:
+        weight[:50] = 0.0
+    model = MLPSoftmaxClassifier(
+        (4,), solver="sgd", batch_size=50, shuffle=False, max_iter=5, random_state=0,
+        distributed=True,
+    ).fit(X, y, sample_weight=weight)
+    return {"n_iter": model.n_iter_, "proba": model.predict_proba(X_all)}
+
+
 def selective(rank):
     from sklearn_autodiff import BCELogisticClassifier
     from sklearn_autodiff import SelectiveClassifierCV
@@ -249,6 +282,8 @@ def main(rank, world_size, init_file, out_file):
     results["after_errors"] = run_scenario(*scenarios()["bce_newton"], rank)
     results["selective"] = selective(rank)
     results["callback_stop"] = callback_stops_on_rank_0(rank)
+    results["callbacks_on_rank_0_only"] = callbacks_on_rank_0_only(rank)
+    results["zero_weight_batch"] = zero_weight_batch_on_rank_1(rank)
     dist.destroy_process_group()
     with open(out_file, "wb") as f:
         pickle.dump(results, f)

@@ -699,3 +699,9 @@ def test_configurations_work_or_fail_cleanly_and_keep_their_state(config, kind, 
             assert (error is None) == (twin_error is None), (error, twin_error)
             if error is None:
                 np.testing.assert_array_equal(estimator.predict_proba(X), twin.predict_proba(X))
+
+
+def test_class_weights_that_are_all_zero_are_refused():
+    X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    with pytest.raises(ValueError, match="sum to zero"):
+        BCELogisticClassifier(class_weight={0: 0.0, 1: 0.0}).fit(X, y)

@@ -124,6 +124,7 @@ def test_minibatch_early_stopping_scores_the_whole_validation_set(ranks):
 @pytest.mark.parametrize(
     "name, error, fragment",
     [
+        ("other_alpha_on_rank_1", "ValueError", "The ranks' estimators differ in alpha"),
         ("nan_on_rank_1", "ValueError", "Rank 1 of 2 failed: Input X contains NaN"),
         ("fewer_features_on_rank_1", "ValueError", "differ in their features (rank 0: 8, rank 1: 7)"),
         ("one_class_everywhere", "ValueError", "needs samples of at least 2 classes"),
@@ -151,6 +152,19 @@ def test_selective_classifier_cv_agrees_on_one_threshold(ranks):
 def test_a_callback_stopping_one_rank_stops_every_rank(ranks):
     assert ranks[0]["callback_stop"]["n_iter"] == ranks[1]["callback_stop"]["n_iter"] == 3
     np.testing.assert_array_equal(ranks[0]["callback_stop"]["proba"], ranks[1]["callback_stop"]["proba"])
+
+
+def test_a_callback_on_one_rank_only_does_not_desynchronise_the_ranks(ranks):
+    first, second = (r["callbacks_on_rank_0_only"] for r in ranks)
+    assert first["n_iter"] == second["n_iter"] == 5
+    np.testing.assert_array_equal(first["proba"], second["proba"])
+
+
+def test_a_batch_of_zero_weight_on_one_rank_adds_nothing_to_its_step(ranks):
+    first, second = (r["zero_weight_batch"] for r in ranks)
+    assert first["n_iter"] == second["n_iter"] == 5
+    assert np.isfinite(first["proba"]).all()
+    np.testing.assert_array_equal(first["proba"], second["proba"])
 
 
 def test_distributed_without_a_process_group_is_a_clear_error():
