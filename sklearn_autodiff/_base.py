@@ -940,10 +940,13 @@ def _environment_kept():
 def _shared_parameters(estimator):
     """The parameters every rank of a distributed fit must share, as comparable text.
 
-    ``random_state`` may differ (rank 0's seed is used); the rest must not.
+    ``random_state`` may differ (rank 0's seed is used), ``device`` (each
+    rank its own GPU) and ``verbose`` (progress printed by one rank only);
+    the rest must not.
     """
     params = estimator.get_params(deep=False)
-    params.pop("random_state", None)
+    for name in ("random_state", "device", "verbose"):
+        params.pop(name, None)
     text = {name: repr(value) for name, value in sorted(params.items())}
     # A repr with an address (a function, an object without __repr__) differs
     # between processes whatever it holds: not comparable.

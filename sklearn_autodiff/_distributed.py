@@ -241,8 +241,8 @@ def agree_on_shards(comm, seed, X, y, labels, parameters=None):
     if differing:
         raise ValueError(
             f"The ranks' estimators differ in {', '.join(differing)}; every rank must "
-            "build the estimator with the same parameters (only random_state may differ: "
-            "rank 0's is used)."
+            "build the estimator with the same parameters (random_state, device and "
+            "verbose aside)."
         )
     for key, what in (("n_features", "features"), ("dtype", "dtype")):
         values = [shard[key] for shard in shards]

@@ -246,6 +246,22 @@ def zero_weight_batch_on_rank_1(rank):
     return {"n_iter": model.n_iter_, "proba": model.predict_proba(X_all)}
 
 
+def verbose_on_rank_0_only(rank):
+    """Progress printed by rank 0 alone: allowed (verbose, device and random_state may differ)."""
+    import contextlib
+    import io
+
+    from sklearn_autodiff import BCELogisticClassifier
+
+    X_all, y_all = dataset()
+    X, y = shard(X_all, y_all, rank)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model = BCELogisticClassifier(
+            verbose=int(rank == 0), random_state=rank, distributed=True
+        ).fit(X, y)
+    return {"proba": model.predict_proba(X_all)}
+
+
 def selective(rank):
     from sklearn_autodiff import BCELogisticClassifier
     from sklearn_autodiff import SelectiveClassifierCV
@@ -284,6 +300,7 @@ def main(rank, world_size, init_file, out_file):
     results["callback_stop"] = callback_stops_on_rank_0(rank)
     results["callbacks_on_rank_0_only"] = callbacks_on_rank_0_only(rank)
     results["zero_weight_batch"] = zero_weight_batch_on_rank_1(rank)
+    results["verbose_on_rank_0"] = verbose_on_rank_0_only(rank)
     dist.destroy_process_group()
     with open(out_file, "wb") as f:
         pickle.dump(results, f)

@@ -167,6 +167,12 @@ def test_a_batch_of_zero_weight_on_one_rank_adds_nothing_to_its_step(ranks):
     np.testing.assert_array_equal(first["proba"], second["proba"])
 
 
+def test_verbose_and_random_state_may_differ_between_ranks(ranks):
+    np.testing.assert_array_equal(
+        ranks[0]["verbose_on_rank_0"]["proba"], ranks[1]["verbose_on_rank_0"]["proba"]
+    )
+
+
 def test_distributed_without_a_process_group_is_a_clear_error():
     X, y = worker.dataset()
     with pytest.raises(ValueError, match="needs an initialized default process group"):
