@@ -13,8 +13,8 @@ what ranks of a distributed fit agree on in :mod:`._distributed`.
 import contextlib
 import copy
 import inspect
-import os
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -25,7 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score
 from sklearn.utils import compute_class_weight
 from sklearn.utils._array_api import check_same_namespace
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -50,7 +50,7 @@ from ._data import (
     torch_dtype,
 )
 from ._degenerate import degenerate_fit_message
-from ._distributed import agree_on_shards, communicator
+from ._distributed import agree_on_shards, communicator, shared_parameters
 from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
 from ._heads import SoftmaxCrossEntropy
 from ._reject import reject_mask_from_log_proba, resolve_reject_label
@@ -66,7 +66,7 @@ from ._solvers import (
 from ._split import validation_split
 from ._threads import thread_budget
 from ._training import NoImprovement, PrintProgress, train
-from ._weights import rescaled_sample_weight
+from ._weights import check_class_weight, rescaled_sample_weight
 from .losses import l2_penalty
 
 _SPARSE_FORMATS = ("csr", "csc")
@@ -432,7 +432,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
             weight = _check_sample_weight(
                 host_array(sample_weight), X_, dtype=np.float64, ensure_non_negative=True
             )
-            self._check_class_weight()
+            check_class_weight(self)
             return X_, y_, weight
 
         X, y, sample_weight = comm.agree(read_shard)
@@ -450,7 +450,7 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
         class_counts = None
         if comm.active:
             seed, candidates, class_counts = agree_on_shards(
-                comm, seed, X, y, candidates, _shared_parameters(self)
+                comm, seed, X, y, candidates, shared_parameters(self)
             )
 
         def index_shard():
@@ -629,19 +629,6 @@ class AutodiffClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
                 f"{labels.tolist()!r}."
             )
         return labels
-
-    def _check_class_weight(self):
-        if isinstance(self.class_weight, dict):
-            bad = {
-                k: v for k, v in self.class_weight.items()
-                if isinstance(v, bool) or not isinstance(v, numbers.Real)
-                or not np.isfinite(v) or v < 0
-            }
-            if bad:
-                raise InvalidParameterError(
-                    f"The 'class_weight' parameter of {type(self).__name__} must map "
-                    f"classes to finite non-negative weights; got {bad!r}."
-                )
 
     def _sample_weight(self, sample_weight, y_index, class_labels, class_counts=None):
         """Sample weights times class weights (``class_counts``: the counts of every rank).
@@ -935,22 +922,6 @@ def _environment_kept():
             if not existed:
                 with contextlib.suppress(OSError):
                     os.rmdir(after)  # only if empty
-
-
-def _shared_parameters(estimator):
-    """The parameters every rank of a distributed fit must share, as comparable text.
-
-    ``random_state`` may differ (rank 0's seed is used), ``device`` (each
-    rank its own GPU) and ``verbose`` (progress printed by one rank only);
-    the rest must not.
-    """
-    params = estimator.get_params(deep=False)
-    for name in ("random_state", "device", "verbose"):
-        params.pop(name, None)
-    text = {name: repr(value) for name, value in sorted(params.items())}
-    # A repr with an address (a function, an object without __repr__) differs
-    # between processes whatever it holds: not comparable.
-    return {name: r for name, r in text.items() if " at 0x" not in r}
 
 
 def _default_inductor_dir():

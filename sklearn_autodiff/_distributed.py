@@ -257,3 +257,19 @@ def agree_on_shards(comm, seed, X, y, labels, parameters=None):
         for label, count in shard["counts"]:
             class_counts[label] = class_counts.get(label, 0) + count
     return shards[0]["seed"], union_of_labels([s["labels"] for s in shards]), class_counts
+
+
+def shared_parameters(estimator):
+    """The parameters every rank of a distributed fit must share, as comparable text.
+
+    ``random_state`` may differ (rank 0's seed is used), ``device`` (each
+    rank its own GPU) and ``verbose`` (progress printed by one rank only);
+    the rest must not.
+    """
+    params = estimator.get_params(deep=False)
+    for name in ("random_state", "device", "verbose"):
+        params.pop(name, None)
+    text = {name: repr(value) for name, value in sorted(params.items())}
+    # A repr with an address (a function, an object without __repr__) differs
+    # between processes whatever it holds: not comparable.
+    return {name: r for name, r in text.items() if " at 0x" not in r}

@@ -9,11 +9,34 @@ weights are divided by their largest value, in float64, before the cast, so
 the largest weight is 1 and their sum at most the number of samples.
 """
 
+import numbers
 import warnings
 
 import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError
 
-__all__ = ["rescaled_sample_weight"]
+__all__ = ["check_class_weight", "rescaled_sample_weight"]
+
+
+def check_class_weight(estimator):
+    """Refuse a ``class_weight`` dict whose values are not finite non-negative numbers.
+
+    Raises
+    ------
+    InvalidParameterError
+        Naming the offending entries.
+    """
+    if not isinstance(estimator.class_weight, dict):
+        return
+    bad = {
+        k: v for k, v in estimator.class_weight.items()
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0
+    }
+    if bad:
+        raise InvalidParameterError(
+            f"The 'class_weight' parameter of {type(estimator).__name__} must map "
+            f"classes to finite non-negative weights; got {bad!r}."
+        )
 
 
 def _largest(weights):

@@ -12,6 +12,7 @@ import sys
 import warnings
 
 import numpy as np
+from fit_callbacks import StopAfter
 from sklearn.datasets import make_classification
 
 
@@ -184,28 +185,6 @@ def error_scenarios(rank):
     }
 
 
-class StopAfter:
-    """A fit callback that stops training after ``epochs`` epochs (on this rank only)."""
-
-    def __init__(self, epochs):
-        self.epochs = epochs
-
-    def setup(self, estimator, context):
-        self.ends = 0
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context):
-        if context.task_name == "epoch":
-            self.ends += 1
-            return self.ends >= self.epochs
-        return False
-
-    def teardown(self, estimator, context):
-        pass
-
-
 def callback_stops_on_rank_0(rank):
     """Rank 0's callback stops after 3 epochs, rank 1's would go on to 20."""
     from sklearn_autodiff import MLPSoftmaxClassifier
@@ -263,8 +242,7 @@ def verbose_on_rank_0_only(rank):
 
 
 def selective(rank):
-    from sklearn_autodiff import BCELogisticClassifier
-    from sklearn_autodiff import SelectiveClassifierCV
+    from sklearn_autodiff import BCELogisticClassifier, SelectiveClassifierCV
 
     X_all, y_all = dataset()
     X, y = shard(X_all, y_all, rank)

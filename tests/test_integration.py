@@ -6,7 +6,6 @@ Every test runs over the three estimators unless it is about one of them.
 import os
 import pickle
 import signal
-import time
 import warnings
 
 import joblib
@@ -15,6 +14,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from fit_callbacks import EpochCallback, StopAfter
 from sklearn import clone, config_context
 from sklearn.base import is_classifier
 from sklearn.calibration import CalibratedClassifierCV
@@ -298,23 +298,7 @@ def test_progress_bar_and_monitor_inside_grid_search(data):
 def test_callback_can_stop_training(data):
     X, y = data
 
-    class StopAfterTwo:
-        def setup(self, estimator, context):
-            self.ends = 0
-
-        def on_fit_task_begin(self, estimator, context):
-            pass
-
-        def on_fit_task_end(self, estimator, context):
-            if context.task_name == "epoch":
-                self.ends += 1
-                return self.ends >= 2
-            return False
-
-        def teardown(self, estimator, context):
-            pass
-
-    clf = MLPSoftmaxClassifier((4,), max_iter=50, tol=0, random_state=0).set_callbacks(StopAfterTwo())
+    clf = MLPSoftmaxClassifier((4,), max_iter=50, tol=0, random_state=0).set_callbacks(StopAfter(2))
     clf.fit(X, y)
     assert clf.n_iter_ == 2
 
@@ -330,27 +314,16 @@ def test_verbose_prints_one_line_per_epoch(data, capsys):
 # ---------------------------------------------------------------- interrupt
 
 
-class _CtrlCAtEpoch:
+class _CtrlCAtEpoch(EpochCallback):
     """A callback that sends the process SIGINT (Ctrl-C) at the end of an epoch."""
 
     def __init__(self, epoch):
         self.epoch = epoch
 
-    def setup(self, estimator, context):
-        self.seen = 0
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
-
-    def on_fit_task_end(self, estimator, context):
-        if context.task_name == "epoch":
-            self.seen += 1
-            if self.seen == self.epoch:
-                signal.raise_signal(signal.SIGINT)
+    def on_epoch_end(self, epoch):
+        if epoch == self.epoch:
+            signal.raise_signal(signal.SIGINT)
         return False
-
-    def teardown(self, estimator, context):
-        pass
 
 
 @pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")

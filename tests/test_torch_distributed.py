@@ -12,11 +12,11 @@ import sys
 import warnings
 from pathlib import Path
 
+import distributed_worker as worker
 import numpy as np
 import pytest
 import torch
 
-import distributed_worker as worker
 from sklearn_autodiff import BCELogisticClassifier
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
