@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from ._distributed import LOCAL, Communicator
-from ._threads import thread_budget
 
 SOLVERS = ("auto", "newton", "lbfgs", "adam", "sgd", "gd")
 FULL_BATCH_SOLVERS = ("auto", "newton", "lbfgs", "gd")
@@ -557,12 +556,7 @@ class Newton(_Solver):
 
     def _hessian(self, D):
         """Per-output Hessians in float64, shape (k, d + 1, d + 1), the penalty included."""
-        n, d = self.X.shape
-        # The one large product of a Newton step: it may use the threads the
-        # fit's small products do without (see _threads).
-        with thread_budget(n * D.shape[1] * (d + 1) ** 2):
-            H = self._data_hessian(D)
-        H = self.comm.sum([H])[0].to(torch.float64)
+        H = self.comm.sum([self._data_hessian(D)])[0].to(torch.float64)
         d = H.shape[1] - 1
         H[:, :d, :d] += self.alpha * torch.eye(d, dtype=torch.float64, device=H.device)
         return H

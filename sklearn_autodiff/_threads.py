@@ -16,7 +16,6 @@ thread), restored before the call returns: concurrent fits in other threads
 are not affected.
 """
 
-import threading
 from contextlib import contextmanager
 
 import torch
@@ -33,39 +32,22 @@ def threads_for(work, available=None):
     return 1 if work < SINGLE_THREAD_WORK else available
 
 
-# Per calling thread: the threads the outermost budget was allowed, so that a
-# nested budget for one large operation inside a small-operation call (Newton's
-# Hessian inside a fit of small products) can use them again.
-_allowed = threading.local()
-
-
 @contextmanager
 def thread_budget(work):
     """Run the block with :func:`threads_for` ``(work)`` intra-op threads, then restore.
-
-    Nested in another budget, the block may use up to the threads the
-    outermost one was allowed (not only those the enclosing block kept).
 
     Parameters
     ----------
     work : float
         Multiply-adds of the block's largest tensor operation.
     """
-    current = torch.get_num_threads()
-    outermost = getattr(_allowed, "threads", None)
-    available = current if outermost is None else outermost
+    available = torch.get_num_threads()
     wanted = threads_for(work, available)
-    if outermost is None:
-        _allowed.threads = available
+    if wanted == available:
+        yield
+        return
+    torch.set_num_threads(wanted)
     try:
-        if wanted == current:
-            yield
-            return
-        torch.set_num_threads(wanted)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(current)
+        yield
     finally:
-        if outermost is None:
-            del _allowed.threads
+        torch.set_num_threads(available)

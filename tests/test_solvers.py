@@ -204,25 +204,6 @@ def test_thread_budget_uses_one_thread_for_small_work_and_restores():
     assert torch.get_num_threads() == available
 
 
-def test_a_large_operation_inside_a_small_call_gets_the_outer_threads_back():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with thread_budget(10):
-            assert torch.get_num_threads() == 1
-            with thread_budget(SINGLE_THREAD_WORK):  # Newton's Hessian in a small fit
-                assert torch.get_num_threads() == 2
-            assert torch.get_num_threads() == 1
-            with thread_budget(10):
-                assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        torch.set_num_threads(1)  # the user's limit holds for nested budgets too
-        with thread_budget(10), thread_budget(SINGLE_THREAD_WORK):
-            assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
-
-
 def test_fit_and_predict_leave_the_thread_setting_as_they_found_it():
     X, y = make_classification(200, 5, random_state=0)
     available = torch.get_num_threads()
