@@ -1,8 +1,9 @@
-"""scikit-learn classifiers whose training objective is a PyTorch autograd graph."""
+"""scikit-learn classifiers and regressors whose training objective is a PyTorch autograd graph."""
 
-from ._base import AutodiffClassifier
-from .linear_model import BCELogisticClassifier, TanhLogisticClassifier
-from .neural_network import MLPSoftmaxClassifier
+from ._classifier import AutodiffClassifier
+from ._regressor import AutodiffRegressor
+from .linear_model import BCELogisticClassifier, LinearAutodiffRegressor, TanhLogisticClassifier
+from .neural_network import MLPAutodiffRegressor, MLPSoftmaxClassifier
 from ._risk_coverage_display import RiskCoverageDisplay
 from ._selective_cv import SelectiveClassifierCV
 from .selective import (
@@ -16,7 +17,10 @@ from .selective import (
 
 __all__ = [
     "AutodiffClassifier",
+    "AutodiffRegressor",
     "BCELogisticClassifier",
+    "LinearAutodiffRegressor",
+    "MLPAutodiffRegressor",
     "MLPSoftmaxClassifier",
     "RiskCoverageDisplay",
     "SelectiveClassifierCV",

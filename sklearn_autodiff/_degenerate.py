@@ -4,10 +4,12 @@ Two constant models matter after a fit:
 
 - the model of zero logits (where the linear models start); a fit that ends
   *worse* than it went wrong, whatever the data;
-- the *best* constant model, which predicts the (weighted) class frequencies
-  of the training data: the prior. Every estimator here can represent it
-  (zero weights, the prior's logits as intercepts), and it costs no
-  penalty, so the optimum of the objective is never worse than it.
+- the *best* constant model, the head's ``constant_output``: the (weighted)
+  class frequencies of a classifier (the prior), the mean of y for a
+  squared error. Every shipped estimator can represent it (zero weights, the
+  constant as intercepts), and it costs no penalty, so the optimum of the
+  objective is never worse than it. A head that does not know its constant
+  model skips this part.
 
 Ending no better than the prior is not a failure by itself: on pure noise the
 prior is the optimum, up to what fitting the noise gains. It is reported only
@@ -31,10 +33,17 @@ import math
 import torch
 from scipy.stats import chi2
 
-from ._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh, SoftmaxCrossEntropy
+from .heads import local_total
+
 from ._modules import TanhScorer
 
-__all__ = ["degenerate_fit_message", "prior_loss"]
+__all__ = ["DIVERGENCE_HINT", "degenerate_fit_message"]
+
+#: What to try when training diverges or ends degenerate.
+DIVERGENCE_HINT = (
+    "Scale the inputs (for example with sklearn.preprocessing.StandardScaler) "
+    "or lower learning_rate_init."
+)
 
 # Largest feature magnitude outside these bounds: the features are far from unit scale.
 FEATURE_SCALE_BOUNDS = (1e-12, 1e12)
@@ -51,8 +60,8 @@ def degenerate_fit_message(estimator, problem, history):
 
     Parameters
     ----------
-    estimator : AutodiffClassifier
-        The estimator being fitted (its ``head``, ``loss`` and name are used).
+    estimator : AutodiffEstimator
+        The estimator being fitted (its ``head``, loss and name are used).
     problem : Problem
         The training problem, its module at the fitted parameters.
     history : TrainingHistory
@@ -84,7 +93,7 @@ def degenerate_fit_message(estimator, problem, history):
         )
     if history.interrupted:
         return None
-    prior = prior_loss(estimator, problem)
+    prior = _constant_model_loss(estimator, problem)
     if prior is None:
         return None
     tolerance = _rounding(prior, problem)
@@ -101,7 +110,7 @@ def degenerate_fit_message(estimator, problem, history):
         return None
     return (
         f"{name} ended at a training loss of {objective:.6g}, no better than the "
-        f"{prior:.6g} of the constant model that predicts the class frequencies, and "
+        f"{prior:.6g} of the best constant model, and "
         f"{reason}: the fit is degenerate."
     )
 
@@ -109,31 +118,20 @@ def degenerate_fit_message(estimator, problem, history):
 def _check_finite(objective):
     """Refuse parameters whose loss overflowed in the last step (they predict NaN)."""
     if not math.isfinite(objective):
-        from ._base import DIVERGENCE_HINT  # here: _base imports this module
-
         raise ValueError(
             f"Training diverged: the loss became {objective} after the last iteration. "
             f"{DIVERGENCE_HINT} The estimator was left as it was before this call."
         )
 
 
-def prior_loss(estimator, problem):
-    """Training loss of the constant model that predicts the class frequencies.
+def _constant_model_loss(estimator, problem):
+    """Training loss of the best constant model (no penalty: it has zero weights).
 
-    Parameters
-    ----------
-    estimator : AutodiffClassifier
-    problem : Problem
-
-    Returns
-    -------
-    loss : float or None
-        ``estimator.loss`` at the prior's logits (no penalty: the constant
-        model has zero weights); None for a head other than the shipped
-        ones, whose prior is not known here.
+    None when the head does not know its constant model, or when the loss is
+    the user's (the head's constant model need not be its optimum).
     """
     with torch.no_grad():
-        logits = _prior_logits(estimator.head, problem)
+        logits = _constant_output(estimator.head, problem)
         if logits is None:
             return None
         return _constant_loss(estimator, problem, logits)
@@ -149,36 +147,24 @@ def _zero_logits(problem):
 
 
 def _constant_loss(estimator, problem, logits):
-    """``estimator.loss`` of the same logits for every training sample."""
+    """The training loss of the same logits for every training sample."""
     expanded = logits.expand(problem.n_samples, logits.shape[0])
-    return problem.global_mean(estimator.loss(expanded, problem.target, problem.sample_weight))
+    return problem.global_mean(problem.loss(expanded, problem.target, problem.sample_weight))
 
 
-def _prior_logits(head, problem):
-    """The logits of the class frequencies under ``head``, or None if it is not known."""
+def _constant_output(head, problem):
+    """The head's best constant output for the training targets, in the model's dtype."""
     target, weight = problem.target, problem.sample_weight
-    dtype = problem.params[0].dtype
     if weight is None:  # equal weights, which may differ between ranks
         weight = torch.full(
             (problem.n_samples,), problem.unit_weight, dtype=torch.float64, device=target.device
         )
-    weight = weight.to(torch.float64)
-    if type(head) is SoftmaxCrossEntropy:
-        frequency = torch.zeros(_n_outputs(problem), dtype=torch.float64, device=target.device)
-        frequency.index_add_(0, target, weight)
-        frequency, total = problem.comm.sum([frequency, weight.sum().reshape(1)])
-        logits = (frequency / total).clamp_min(torch.finfo(dtype).tiny).log()
-    elif type(head) in (OneVsRestBinaryCrossEntropy, OneVsRestTanh):
-        positive = target.to(torch.float64)
-        if type(head) is OneVsRestTanh:
-            positive = (positive + 1.0) * 0.5
-        eps = torch.finfo(dtype).eps
-        hits, total = problem.comm.sum([(weight[:, None] * positive).sum(0), weight.sum().reshape(1)])
-        rate = (hits / total).clamp(eps, 1.0 - eps)
-        logits = rate.log() - (-rate).log1p()
-    else:
+    constant = getattr(head, "constant_output", None)
+    if constant is None:
         return None
-    return logits.to(dtype)
+    total = problem.comm.sum if problem.comm.active else local_total
+    logits = constant(target, weight.to(torch.float64), _n_outputs(problem), total)
+    return None if logits is None else logits.to(problem.params[0].dtype)
 
 
 def _rounding(value, problem):

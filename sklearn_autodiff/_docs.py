@@ -36,12 +36,16 @@ COMMON_PARAMETERS_DOC = """\
     n_iter_no_change : int, default=10
         Patience of that rule.
     early_stopping : bool, default=False
-        Hold out a stratified ``validation_fraction`` of the training data,
-        stop on its accuracy, and keep the best parameters.
+        Hold out ``validation_fraction`` of the training data (stratified
+        for classifiers), stop on its ``scoring``, and keep the best
+        parameters.
     validation_fraction : float, default=0.1
         Size of the held-out set for early stopping.
-    class_weight : dict, "balanced" or None, default=None
-        Weights per class, multiplied into ``sample_weight``.
+    scoring : str, callable, "loss" or None, default=None
+        The early-stopping score: None is accuracy for classifiers and R²
+        for regressors; ``"loss"`` the negative validation loss; a scorer
+        name (``"balanced_accuracy"``, ``"neg_mean_absolute_error"``, ...)
+        or a callable ``scorer(estimator, X, y)``, as in ``GridSearchCV``.
     shuffle : bool, default=True
         Reshuffle the samples each epoch (adam, sgd).
     random_state : int, RandomState instance or None, default=None
@@ -60,18 +64,9 @@ COMMON_PARAMETERS_DOC = """\
         data (see the user guide's "Distributed training").
     verbose : int, default=0
         Print one line per epoch when positive.
-    reject_threshold : float in [0, 1] or None, default=None
-        Abstain (predict ``reject_label_``) where the largest class
-        probability is below this value (Chow's rule: for a rejection cost
-        c, the optimal threshold is 1 - c). None never abstains.
-    reject_label : scalar or None, default=None
-        The label of rejections; None means "reject" for string classes and
-        -1 for numeric classes (0 when -1 is a class, as with labels -1/+1).
 """
 
 COMMON_ATTRIBUTES_DOC = """\
-    classes_ : ndarray of shape (n_classes,)
-        Class labels (never the reject label).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -83,7 +78,7 @@ COMMON_ATTRIBUTES_DOC = """\
     loss_curve_ : list of float
         The training objective after each epoch or iteration.
     validation_scores_ : list of float
-        Held-out accuracy per epoch (only with early_stopping).
+        Held-out ``scoring`` per epoch (only with early_stopping).
     best_validation_score_ : float
         The best of those (only with early_stopping).
     solver_ : str
@@ -91,6 +86,32 @@ COMMON_ATTRIBUTES_DOC = """\
         (L-BFGS finished by Newton steps), ``"gd"``, ``"sgd"`` or ``"adam"``.
     module_ : torch.nn.Module
         The trained module.
+"""
+
+#: Numpydoc text of the parameters every classifier shares.
+CLASSIFIER_PARAMETERS_DOC = COMMON_PARAMETERS_DOC + """\
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, multiplied into ``sample_weight``.
+    reject_threshold : float in [0, 1] or None, default=None
+        Abstain (predict ``reject_label_``) where the largest class
+        probability is below this value (Chow's rule: for a rejection cost
+        c, the optimal threshold is 1 - c). None never abstains.
+    reject_label : scalar or None, default=None
+        The label of rejections; None means "reject" for string classes and
+        -1 for numeric classes (0 when -1 is a class, as with labels -1/+1).
+"""
+
+#: Numpydoc text of the attributes every classifier shares.
+CLASSIFIER_ATTRIBUTES_DOC = """\
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (never the reject label).
+""" + COMMON_ATTRIBUTES_DOC + """\
     reject_label_ : scalar
         The label of rejections (only with reject_threshold set).
 """
+
+#: Numpydoc text of the attributes every regressor shares.
+REGRESSOR_ATTRIBUTES_DOC = """\
+    n_outputs_ : int
+        Columns of y (1 for a 1-D y).
+""" + COMMON_ATTRIBUTES_DOC

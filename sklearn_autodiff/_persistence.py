@@ -13,6 +13,8 @@ import threading
 import numpy as np
 import torch
 
+from ._torch_state import float32_default
+
 # torch's global random state is shared by all threads: concurrent fits
 # building their modules at once would draw from each other's seeds.
 _BUILD_LOCK = threading.Lock()
@@ -24,11 +26,13 @@ _TENSOR_TAG = "__tensor__"
 def build_seeded(estimator, n_features, n_classes, seed):
     """``estimator.build_module(n_features, n_classes)`` under torch's random state seeded by ``seed``.
 
-    The global random state is restored afterwards, so building leaves it as
+    The module is built with float32 as torch's default dtype, so its
+    initial values do not depend on ``torch.set_default_dtype``. The global
+    random state is restored afterwards, so building leaves it as
     it was and the same seed gives the same initial module; a lock keeps
     concurrent fits in threads from drawing from each other's seeds.
     """
-    with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
+    with _BUILD_LOCK, torch.random.fork_rng(devices=[]), float32_default():
         # The CPU generator only: torch.manual_seed also queues a reseed of
         # every lazy accelerator backend, which costs a millisecond per fit.
         torch.default_generator.manual_seed(seed)
@@ -66,7 +70,7 @@ def get_state(estimator, state):
         plain["_module_state_"] = {
             name: tensor.detach().cpu().numpy() for name, tensor in module.state_dict().items()
         }
-        plain["_module_n_classes_"] = len(estimator.classes_)
+        plain["_module_n_classes_"] = estimator._module_targets()
     return plain
 
 

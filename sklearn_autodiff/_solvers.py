@@ -616,8 +616,7 @@ class Newton(_Solver):
         module = problem.module
         return (
             not custom_loss
-            and head.separable
-            and head.convex
+            and getattr(head, "newton", head.separable and head.convex)
             and hasattr(module, "affine_logits")
             and hasattr(module, "set_affine_logits")
             and (problem.X.layout == torch.strided or problem.X.shape[0] * problem.X.shape[1] <= 2**24)
@@ -712,13 +711,22 @@ def choose_solver(options, problem, head, custom_loss, alpha, generator):
     comm = problem.comm
     # Distributed, every rank must choose the same: Newton only where it
     # applies on every shard, and the choice agreed by all (the largest code).
-    newton_ok = not comm.any(not Newton.applies(problem, head, custom_loss))
+    from ._continuation import Continuation  # imports this module
+
+    newton_ok = not comm.any(
+        not (Newton.applies(problem, head, custom_loss)
+             or Continuation.applies(problem, head, custom_loss))
+    )
     if name == "newton" and not newton_ok:
         raise ValueError(
             "solver='newton' needs a model whose logits are affine in X (the linear "
             "models) with the estimator's own separable convex loss, and dense X or a "
             "small sparse one; use solver='lbfgs' or 'auto'."
         )
+    # A convex loss with a kink (the pinball loss) is solved exactly by
+    # Newton's continuation on its smoothed surrogates; nothing else gets there.
+    if name in ("auto", "newton") and newton_ok and not getattr(head, "smooth", True):
+        return Continuation(problem, options, alpha, head)
     if name == "auto":
         choice = 0  # 0: lbfgs, 1: lbfgs then newton, 2: newton
         if newton_ok:

@@ -1,6 +1,6 @@
-"""Linear classifiers: the lecture's tanh model and logistic regression.
+"""Linear models: the lecture's tanh model, logistic regression, and linear regression.
 
-Both are binary models; with K > 2 classes they train K one-vs-rest models
+The classifiers are binary models; with K > 2 classes they train K one-vs-rest models
 jointly, as one weight matrix, and normalise the K probabilities. Their
 logits are affine in X and their losses separable and convex, so the
 default ``solver="auto"`` can take exact Newton steps.
@@ -10,10 +10,16 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
-from ._base import AutodiffClassifier
+from ._classifier import AutodiffClassifier
 from ._data import to_numpy
-from ._docs import COMMON_ATTRIBUTES_DOC, COMMON_PARAMETERS_DOC
-from ._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
+from ._docs import (
+    CLASSIFIER_ATTRIBUTES_DOC,
+    CLASSIFIER_PARAMETERS_DOC,
+    COMMON_PARAMETERS_DOC,
+    REGRESSOR_ATTRIBUTES_DOC,
+)
+from ._regressor import REGRESSION_LOSS_PARAMETERS_DOC, AutodiffRegressor, RegressionLossMixin
+from .heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
 from ._modules import LinearScorer, TanhScorer
 
 
@@ -33,14 +39,14 @@ class BCELogisticClassifier(AutodiffClassifier):
 
     Parameters
     ----------
-{COMMON_PARAMETERS_DOC}
+{CLASSIFIER_PARAMETERS_DOC}
     Attributes
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
         Weights :math:`w`.
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Biases :math:`b`.
-{COMMON_ATTRIBUTES_DOC}
+{CLASSIFIER_ATTRIBUTES_DOC}
     See Also
     --------
     TanhLogisticClassifier : the same model in the lecture's tanh form.
@@ -64,7 +70,8 @@ class BCELogisticClassifier(AutodiffClassifier):
         """The affine scorer :math:`z = X W^\\top + b`, starting at zero."""
         return LinearScorer(n_features, self.head.n_outputs(n_classes))
 
-    def _fitted_arrays(self, module):
+    def fitted_attributes(self, module):
+        """The fitted weights as numpy arrays."""
         return {"coef_": to_numpy(module.weight), "intercept_": to_numpy(module.bias)}
 
 
@@ -92,7 +99,7 @@ class TanhLogisticClassifier(AutodiffClassifier):
 
     Parameters
     ----------
-{COMMON_PARAMETERS_DOC}
+{CLASSIFIER_PARAMETERS_DOC}
     beta : float, default=1.0
         Initial :math:`\\beta` (> 0).
     learn_beta : bool, default=True
@@ -107,7 +114,7 @@ class TanhLogisticClassifier(AutodiffClassifier):
         :math:`x^\\top w - b`.
     beta_ : ndarray of shape (1,) or (n_classes,)
         The learned :math:`\\beta`.
-{COMMON_ATTRIBUTES_DOC}
+{CLASSIFIER_ATTRIBUTES_DOC}
     Notes
     -----
     :meth:`decision_function` returns the log-odds
@@ -146,9 +153,76 @@ class TanhLogisticClassifier(AutodiffClassifier):
             n_features, self.head.n_outputs(n_classes), beta=self.beta, learn_beta=self.learn_beta
         )
 
-    def _fitted_arrays(self, module):
+    def fitted_attributes(self, module):
+        """The fitted weights as numpy arrays."""
         return {
             "coef_": to_numpy(module.weight),
             "intercept_": -to_numpy(module.threshold),
             "beta_": to_numpy(module.beta),
         }
+
+
+class LinearAutodiffRegressor(RegressionLossMixin, AutodiffRegressor):
+    __doc__ = f"""Linear regression with a choice of loss, trained with autograd.
+
+    The model is :math:`\\hat y = h(x^\\top w + b)`, with :math:`h` the
+    loss's link (the identity, or :math:`\\exp` for ``loss="poisson"``),
+    trained on
+
+    .. math:: \\frac{{1}}{{\\sum_i s_i}} \\sum_i s_i \\, \\ell(y_i, x_i^\\top w + b)
+              + \\frac{{\\alpha}}{{2}} \\lVert w \\rVert^2 .
+
+    At the optimum, ``loss="squared_error"`` equals
+    ``Ridge(alpha=alpha * n_samples)``, ``loss="poisson"`` equals
+    ``PoissonRegressor(alpha=alpha)``, and ``loss="quantile"`` with
+    ``alpha=0`` equals ``QuantileRegressor(alpha=0, quantile=quantile)``.
+    The smooth losses (squared error, Huber, Poisson) take exact Newton
+    steps by default (``solver="auto"``); the pinball loss is not smooth and
+    is minimised by Newton steps on a smoothed pinball whose smoothing
+    shrinks to zero.
+
+    Parameters
+    ----------
+{REGRESSION_LOSS_PARAMETERS_DOC}{COMMON_PARAMETERS_DOC}
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_outputs, n_features)
+        Weights :math:`w` (1-D for a 1-D y, as scikit-learn's linear models).
+    intercept_ : float or ndarray of shape (n_outputs,)
+        Biases :math:`b`.
+{REGRESSOR_ATTRIBUTES_DOC}
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_autodiff import LinearAutodiffRegressor
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> reg = LinearAutodiffRegressor(alpha=0.0).fit(X, 2 * X.ravel() + 1)
+    >>> np.round(reg.coef_, 6).tolist(), round(float(reg.intercept_), 6)
+    ([2.0], 1.0)
+    """
+
+    _parameter_constraints = {
+        **AutodiffRegressor._parameter_constraints,
+        **RegressionLossMixin._loss_constraints,
+    }
+
+    def __init__(self, loss="squared_error", *, epsilon=1.35, quantile=0.5, **kwargs):
+        super().__init__(**kwargs)
+        self.loss = loss
+        self.epsilon = epsilon
+        self.quantile = quantile
+
+    def build_module(self, n_features, n_outputs):
+        """The affine scorer :math:`z = X W^\\top + b`, starting at zero."""
+        return LinearScorer(n_features, n_outputs)
+
+    def fitted_attributes(self, module):
+        """``coef_`` of shape (n_outputs, n_features) and ``intercept_`` of shape (n_outputs,)."""
+        return {"coef_": to_numpy(module.weight), "intercept_": to_numpy(module.bias)}
+
+    def _fitted_attributes(self, module, data, space):
+        attributes = super()._fitted_attributes(module, data, space)
+        if data.y.ndim == 1:  # scikit-learn's shapes for a 1-D y
+            attributes["coef_"] = attributes["coef_"][0]
+            attributes["intercept_"] = attributes["intercept_"][0]
+        return attributes

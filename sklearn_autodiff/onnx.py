@@ -126,7 +126,7 @@ def _reject_label(model):
     if model.reject_threshold is None:
         return None
     try:
-        from ._base import resolve_reject_label
+        from ._reject import resolve_reject_label
     except ImportError:  # pragma: no cover - the fitted attribute is the fallback
         label = model.reject_label_
     else:

@@ -37,7 +37,7 @@ from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-import sklearn_autodiff._base as base_module
+import sklearn_autodiff._estimator as base_module
 from sklearn_autodiff import (
     BCELogisticClassifier,
     MLPSoftmaxClassifier,

@@ -122,7 +122,7 @@ def test_integer_weights_equal_repeated_rows():
 
 
 def test_tanh_head_loss_is_the_tanh_logistic_loss():
-    from sklearn_autodiff._heads import OneVsRestTanh
+    from sklearn_autodiff.heads import OneVsRestTanh
 
     rng = np.random.default_rng(0)
     beta = torch.tensor([0.7, 1.3, 2.0], dtype=torch.float64)

@@ -556,7 +556,7 @@ def test_validation_split_puts_every_class_on_both_sides(fraction, seed):
 
 
 def test_early_stopping_with_a_rare_class_validates_on_it(monkeypatch):
-    from sklearn_autodiff import _base
+    from sklearn_autodiff import _validation as _base
 
     seen = []
     split = _base.validation_split

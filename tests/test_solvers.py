@@ -10,7 +10,7 @@ from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier, TanhLogisticClassifier
-from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
+from sklearn_autodiff.heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
 from sklearn_autodiff._modules import LinearScorer, TanhScorer
 from sklearn_autodiff._solvers import Newton, Problem, TrainingOptions, newton_costs
 from sklearn_autodiff._threads import SINGLE_THREAD_WORK, thread_budget, threads_for
@@ -258,7 +258,7 @@ def test_blocked_hessian_equals_the_whole_one(monkeypatch):
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_closed_form_loss_derivatives_equal_autograd(head_name, k, weighted):
-    from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
+    from sklearn_autodiff.heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
 
     head = OneVsRestBinaryCrossEntropy() if head_name == "bce" else OneVsRestTanh()
     g = torch.Generator().manual_seed(k)
@@ -283,7 +283,7 @@ def test_closed_form_loss_derivatives_equal_autograd(head_name, k, weighted):
 
 
 def test_a_head_that_redefines_its_loss_keeps_autograd_derivatives():
-    from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
+    from sklearn_autodiff.heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
     from sklearn_autodiff._solvers import _closed_form_derivatives
 
     class Squared(OneVsRestBinaryCrossEntropy):

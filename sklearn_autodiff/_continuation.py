@@ -1,0 +1,84 @@
+r"""Newton's method for a convex loss that is not smooth, by continuation.
+
+The pinball loss has a kink at zero residual, where Newton's method has no
+curvature to use, and L-BFGS stalls near the optimum of such a loss. Its
+head offers ``smoothed(width)``: a convex, once-differentiable surrogate
+within :math:`width / 4` of it per sample. :class:`Continuation` minimises
+the surrogate with Newton steps, then shrinks the width tenfold and goes on
+from there, down to a width of ``FINAL_WIDTH`` times the spread of y: each
+stage starts next to its optimum, so takes few steps, and the last one's
+optimum is within rounding of the pinball loss's (a vertex of its linear
+program, where the samples that decide it have residual 0 and stay in the
+band).
+"""
+
+import dataclasses
+
+import torch
+
+from ._solvers import Newton
+
+# Widths of the surrogate, relative to the spread of the targets.
+FIRST_WIDTH = 1.0
+SHRINK = 10.0
+FINAL_WIDTH = {torch.float64: 1e-7, torch.float32: 1e-4}
+
+
+class Continuation:
+    """Newton on smoothed surrogates of the head's loss, their width shrinking to zero.
+
+    Parameters
+    ----------
+    problem : Problem
+        Its module must have affine logits (see :class:`~._solvers.Newton`).
+    options : TrainingOptions
+    alpha : float
+    head : Head
+        With ``smoothed(width)`` returning a head with ``loss_derivatives``.
+    """
+
+    name = "newton"
+
+    def __init__(self, problem, options, alpha, head):
+        self.problem, self.options, self.alpha, self.head = problem, options, alpha, head
+        scale = _spread(problem.target)
+        self.width = FIRST_WIDTH * scale
+        self.final_width = FINAL_WIDTH.get(problem.params[0].dtype, 1e-4) * scale
+        self.inner = self._stage()
+
+    def _stage(self):
+        surrogate = self.head.smoothed(self.width)
+        problem = dataclasses.replace(self.problem, loss=surrogate.loss)
+        return Newton(problem, self.options, self.alpha, surrogate)
+
+    def step(self):
+        loss, converged = self.inner.step()
+        if not converged:
+            return loss, False
+        if self.width <= self.final_width:
+            return loss, True
+        self.width /= SHRINK
+        self.inner = self._stage()
+        return loss, False
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+    @staticmethod
+    def applies(problem, head, custom_loss):
+        """Whether the head has a smooth surrogate and the module affine logits."""
+        return (
+            not custom_loss
+            and hasattr(head, "smoothed")
+            and hasattr(problem.module, "affine_logits")
+            and problem.X.layout == torch.strided
+        )
+
+
+def _spread(target):
+    """A scale of the targets: their largest column standard deviation (1 when constant)."""
+    spread = float(target.to(torch.float64).std(dim=0).max()) if target.shape[0] > 1 else 0.0
+    return spread if spread > 0 else 1.0
