@@ -74,7 +74,8 @@ class Continuation:
             not custom_loss
             and hasattr(head, "smoothed")
             and hasattr(problem.module, "affine_logits")
-            and problem.X.layout == torch.strided
+            # Newton densifies a small sparse X.
+            and (problem.X.layout == torch.strided or problem.X.shape[0] * problem.X.shape[1] <= 2**24)
         )
 
 

@@ -110,7 +110,7 @@ def degenerate_fit_message(estimator, problem, history):
         return None
     return (
         f"{name} ended at a training loss of {objective:.6g}, no better than the "
-        f"{prior:.6g} of the best constant model, and "
+        f"{prior:.6g} of {getattr(estimator.head, 'constant_model', 'the best constant model')}, and "
         f"{reason}: the fit is degenerate."
     )
 

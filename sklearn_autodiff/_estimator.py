@@ -378,8 +378,12 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         return problem
 
     def _custom_loss(self):
-        """Whether the class overrides :meth:`loss` (then nothing is assumed of it)."""
-        return type(self).loss is not AutodiffEstimator.loss
+        """Whether :meth:`loss` is overridden (then nothing is assumed of it).
+
+        By the class, or by a function set on the instance; a ``loss``
+        *parameter* (a string, as the shipped regressors have) names a head.
+        """
+        return type(self).loss is not AutodiffEstimator.loss or callable(self.__dict__.get("loss"))
 
     def _objective_loss(self):
         """The loss the solvers minimise: the overridden method, else the head's."""

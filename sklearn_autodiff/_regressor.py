@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import column_or_1d
 
 from ._data import OutputSpace
 from ._distributed import agree_on_shards, shared_parameters
@@ -120,7 +121,10 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         return self._guarded_fit(X, y, sample_weight, partial=True)
 
     def _validate_targets(self, y):
-        if y.ndim == 2 and y.shape[1] > 1 and not getattr(self.head, "multi_output", True):
+        single = not getattr(self.head, "multi_output", True)
+        if single and y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column vector, as scikit-learn's single-output models
+        if single and y.ndim == 2:
             raise ValueError(
                 f"{type(self).__name__} with this loss fits one target column; y has "
                 f"{y.shape[1]}. Fit one model per column (sklearn.multioutput."
@@ -200,6 +204,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = getattr(self.head, "multi_output", True)
         tags.target_tags.single_output = True
+        tags.target_tags.positive_only = getattr(self.head, "positive_only", False)
         return tags
 
 

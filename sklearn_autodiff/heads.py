@@ -72,6 +72,8 @@ class Head:
     convex = True
     separable = False
     smooth = True
+    #: How messages name the model of :meth:`constant_output`.
+    constant_model = "the best constant model"
 
     @property
     def newton(self):
@@ -108,6 +110,8 @@ class Head:
 class ClassificationHead(Head):
     """A head whose link gives class probabilities."""
 
+    constant_model = "the constant model that predicts the class frequencies"
+
     def encode_target(self, y_index, n_classes, dtype):
         """Class indices (int64)."""
         return y_index.long()
@@ -128,6 +132,7 @@ class RegressionHead(Head):
     """
 
     separable = True
+    constant_model = "the constant model that predicts the mean of y"
     #: Whether y may have several columns.
     multi_output = True
 
@@ -397,6 +402,11 @@ class HalfPoisson(RegressionHead):
     non-negative with a positive sum.
     """
 
+    #: y must be non-negative (scikit-learn's ``positive_only`` target tag).
+    positive_only = True
+    #: One column, as scikit-learn's ``PoissonRegressor``.
+    multi_output = False
+
     def pointwise_loss(self, raw, target):
         """The half deviance of each entry."""
         return torch.exp(raw) - target * raw + torch.special.xlogy(target, target) - target
@@ -431,7 +441,7 @@ class HalfPoisson(RegressionHead):
             )
 
     def constant_output(self, target, sample_weight, n_outputs, total):
-        """The log of the weighted mean of y."""
+        """The log of the weighted mean of y (the mean of y is the constant model)."""
         return super().constant_output(target, sample_weight, n_outputs, total).log()
 
 
@@ -448,6 +458,7 @@ class Pinball(RegressionHead):
     """
 
     smooth = False
+    constant_model = "the constant model that predicts the quantile of y"
 
     def __init__(self, quantile=0.5):
         self.quantile = float(quantile)

@@ -223,6 +223,6 @@ class LinearAutodiffRegressor(RegressionLossMixin, AutodiffRegressor):
     def _fitted_attributes(self, module, data, space):
         attributes = super()._fitted_attributes(module, data, space)
         if data.y.ndim == 1:  # scikit-learn's shapes for a 1-D y
-            attributes["coef_"] = attributes["coef_"][0]
-            attributes["intercept_"] = attributes["intercept_"][0]
+            attributes["coef_"] = attributes["coef_"][0, ...]
+            attributes["intercept_"] = attributes["intercept_"][0, ...]
         return attributes
