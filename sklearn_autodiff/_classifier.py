@@ -219,10 +219,10 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
             )
         unseen = np.setdiff1d(np.unique(y), labels)
         if len(unseen):
-            if call.continuing:
-                where = "the classes of the previous fit (warm_start=True)"
-            elif call.partial:
+            if call.partial:
                 where = "the classes of the first partial_fit call"
+            elif call.continuing:
+                where = "the classes of the previous fit (warm_start=True)"
             else:
                 where = "the union of every rank's labels (do all ranks' y have one type?)"
             raise ValueError(
