@@ -41,7 +41,7 @@ class Continuation:
 
     def __init__(self, problem, options, alpha, head):
         self.problem, self.options, self.alpha, self.head = problem, options, alpha, head
-        scale = _spread(problem.target)
+        scale = _spread(problem.target, problem.comm)
         self.width = FIRST_WIDTH * scale
         self.final_width = FINAL_WIDTH.get(problem.params[0].dtype, 1e-4) * scale
         self.inner = self._stage()
@@ -79,7 +79,14 @@ class Continuation:
         )
 
 
-def _spread(target):
-    """A scale of the targets: their largest column standard deviation (1 when constant)."""
-    spread = float(target.to(torch.float64).std(dim=0).max()) if target.shape[0] > 1 else 0.0
+def _spread(target, comm):
+    """A scale of the targets: their largest column standard deviation (1 when constant).
+
+    From sums over every rank's rows, so that all ranks use the same widths.
+    """
+    y = target.to(torch.float64)
+    sums = torch.stack([y.new_full((y.shape[1],), float(y.shape[0])), y.sum(0), y.square().sum(0)])
+    count, total, squares = comm.sum([sums])[0]
+    variance = (squares - total.square() / count.clamp_min(1)) / (count - 1).clamp_min(1)
+    spread = float(variance.clamp_min(0).sqrt().max())
     return spread if spread > 0 else 1.0

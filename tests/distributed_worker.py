@@ -36,6 +36,14 @@ def multiclass_without_class_2_on_rank_1():
     return X[order], y[order]
 
 
+def regression_dataset(positive=False):
+    """A regression data set of the same size; positive targets for Poisson."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(600, 6))
+    z = X @ rng.normal(size=6) * 0.3
+    return (X, rng.poisson(np.exp(z + 0.5)).astype(float)) if positive else (X, z + rng.normal(size=600))
+
+
 def sample_weights(n):
     return np.random.default_rng(1).uniform(0.2, 3.0, n)
 
@@ -44,6 +52,8 @@ def scenarios():
     """name -> (make estimator(distributed), data, fit kwargs, mode)."""
     from sklearn_autodiff import (
         BCELogisticClassifier,
+        LinearAutodiffRegressor,
+        MLPAutodiffRegressor,
         MLPSoftmaxClassifier,
         TanhLogisticClassifier,
     )
@@ -121,6 +131,25 @@ def scenarios():
             lambda d: BCELogisticClassifier(reject_threshold=0.8, distributed=d),
             binary, {}, "fit",
         ),
+        "ridge_newton_weighted": (
+            lambda d: LinearAutodiffRegressor(alpha=1e-2, tol=1e-10, distributed=d),
+            regression_dataset(), {"sample_weight": weights}, "fit",
+        ),
+        "poisson_newton": (
+            lambda d: LinearAutodiffRegressor("poisson", alpha=1e-2, tol=1e-10, distributed=d),
+            regression_dataset(positive=True), {}, "fit",
+        ),
+        "quantile_continuation": (
+            lambda d: LinearAutodiffRegressor("quantile", quantile=0.8, alpha=0.0, distributed=d),
+            regression_dataset(), {}, "fit",
+        ),
+        "mlp_regressor_sgd_one_batch": (
+            lambda d: MLPAutodiffRegressor(
+                (6,), solver="sgd", batch_size=600, shuffle=False, max_iter=25,
+                learning_rate_init=0.01, random_state=3, distributed=d,
+            ),
+            regression_dataset(), {"sample_weight": weights}, "fit",
+        ),
     }
 
 
@@ -142,6 +171,13 @@ def run_scenario(make, data, fit_kwargs, mode, rank, distributed=True):
         estimator.set_params(max_iter=50).fit(X, y, **kwargs)
     else:
         estimator.fit(X, y, **kwargs)
+    if not hasattr(estimator, "predict_proba"):  # a regressor
+        return {
+            "predict": estimator.predict(X_all),
+            "n_iter": estimator.n_iter_,
+            "solver": estimator.solver_,
+            "loss_curve": list(estimator.loss_curve_),
+        }
     result = {
         "proba": estimator.predict_proba(X_all),
         "predict": estimator.predict(X_all),

@@ -92,9 +92,22 @@ def test_equals_the_single_process_fit_on_all_the_data(ranks, name):
     np.testing.assert_array_equal(ranks[0][name]["predict"], ranks[1][name]["predict"])
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["ridge_newton_weighted", "poisson_newton", "quantile_continuation", "mlp_regressor_sgd_one_batch"],
+)
+def test_regressors_equal_the_single_process_fit_on_all_the_data(ranks, name):
+    reference = single_process(name)
+    for result in (rank[name] for rank in ranks):
+        np.testing.assert_allclose(result["predict"], reference["predict"], rtol=1e-6, atol=1e-6)
+        assert result["solver"] == reference["solver"]
+        np.testing.assert_allclose(result["loss_curve"][-1], reference["loss_curve"][-1], rtol=1e-7)
+
+
 def test_every_rank_ends_with_the_same_model(ranks):
     for name in worker.scenarios():
-        np.testing.assert_array_equal(ranks[0][name]["proba"], ranks[1][name]["proba"], err_msg=name)
+        key = "proba" if "proba" in ranks[0][name] else "predict"
+        np.testing.assert_array_equal(ranks[0][name][key], ranks[1][name][key], err_msg=name)
         assert ranks[0][name]["loss_curve"] == ranks[1][name]["loss_curve"], name
 
 
