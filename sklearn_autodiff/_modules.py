@@ -128,10 +128,10 @@ class _GeneratorDropout(nn.Module):
     estimator must leave alone; this one is equivalent but seeded.
     """
 
-    def __init__(self, p, generator=None):
+    def __init__(self, p):
         super().__init__()
         self.p = p
-        self.generator = generator
+        self.generator = None  # the fit's, set by MLP.set_generator
 
     def forward(self, X):
         if not self.training or self.p == 0.0:
@@ -170,20 +170,21 @@ class MLP(nn.Module):
     activation : {"relu", "tanh", "logistic", "identity"}
     dropout : float
         Drop probability after each hidden layer.
-    generator : torch.Generator
-        Source of the initial weights (and of dropout masks, when on the
-        same device as the data).
+
+    Notes
+    -----
+    The initial weights come from torch's global random state, which the
+    estimator seeds in a forked state (``build_seeded``); dropout masks come
+    from the fit's generator (:meth:`set_generator`).
     """
 
-    def __init__(self, layer_sizes, activation="relu", dropout=0.0, generator=None):
-        # generator=None draws the initial weights from torch's global random
-        # state (the estimator seeds it in a forked state).
+    def __init__(self, layer_sizes, activation="relu", dropout=0.0):
         super().__init__()
         layers = []
         pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
         for index, (fan_in, fan_out) in enumerate(pairs):
             linear = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
-            _init_linear(linear, activation, generator)
+            _init_linear(linear, activation)
             layers.append(linear)
             if index < len(pairs) - 1:
                 layers.append(ACTIVATIONS[activation]())
@@ -213,7 +214,7 @@ class MLP(nn.Module):
         return self.layers(X)
 
 
-def _init_linear(linear, activation, generator):
+def _init_linear(linear, activation):
     """Glorot-uniform initialisation, with scikit-learn's MLPClassifier bounds.
 
     Weights and biases are drawn from :math:`U(-r, r)` with
@@ -226,5 +227,5 @@ def _init_linear(linear, activation, generator):
     factor = 2.0 if activation == "logistic" else 6.0
     bound = math.sqrt(factor / (fan_in + fan_out))
     with torch.no_grad():
-        nn.init.uniform_(linear.weight, -bound, bound, generator=generator)
-        nn.init.uniform_(linear.bias, -bound, bound, generator=generator)
+        nn.init.uniform_(linear.weight, -bound, bound)
+        nn.init.uniform_(linear.bias, -bound, bound)
