@@ -114,4 +114,6 @@ CLASSIFIER_ATTRIBUTES_DOC = """\
 REGRESSOR_ATTRIBUTES_DOC = """\
     n_outputs_ : int
         Columns of y (1 for a 1-D y).
+    head_ : RegressionHead
+        The head the model was fitted with (its link makes the predictions).
 """ + COMMON_ATTRIBUTES_DOC

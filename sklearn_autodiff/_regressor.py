@@ -164,6 +164,10 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
             attributes={"n_outputs_": n_outputs, "_y_ndim_": y.ndim},
         )
 
+    def _fitted_attributes(self, module, data, space):
+        # The head of the fit: predict keeps its link whatever set_params changes.
+        return {**super()._fitted_attributes(module, data, space), "head_": self.head}
+
     def _module_targets(self):
         """The ``n_outputs`` the fitted module was built for."""
         return self.n_outputs_
@@ -194,8 +198,9 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             The shape of the y the model was fitted on, in the model's dtype.
+            The link is that of the head the model was fitted with (``head_``).
         """
-        prediction = self._per_chunk(X, "predict", self.head.predict)
+        prediction = self._per_chunk(X, "predict", lambda z: self.head_.predict(z))
         if self._y_ndim_ == 1:
             prediction = prediction[:, 0]
         return OutputSpace.of(X).from_tensor(prediction)

@@ -103,6 +103,15 @@ def test_multi_output_squared_error_is_ridge():
     np.testing.assert_allclose(ours.coef_, ridge.coef_, rtol=1e-9)
 
 
+def test_predictions_keep_the_fitted_link_after_set_params():
+    X, y = _data()
+    reg = LinearAutodiffRegressor("poisson").fit(X, np.abs(y))
+    before = reg.predict(X)
+    reg.set_params(loss="squared_error")
+    np.testing.assert_array_equal(reg.predict(X), before)
+    assert np.all(before > 0)
+
+
 def test_float32_predictions_and_score():
     X, y = _data()
     reg = LinearAutodiffRegressor().fit(X.astype(np.float32), y)
