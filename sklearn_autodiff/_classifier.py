@@ -189,9 +189,9 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
             labels = self._class_labels(candidates, y, call)
             self._check_reject_label(labels)  # fail before training
             index = np.searchsorted(labels, y)
-            return labels, index, self._class_weighted(sample_weight, index, labels, class_counts)
+            return labels, index, *self._class_weighted(sample_weight, index, labels, class_counts)
 
-        labels, index, weight = comm.agree(index_shard)
+        labels, index, weight, weight_total = comm.agree(index_shard)
         # One normalisation, by the largest weight of all ranks (a weighted
         # mean does not change), so that no dtype overflows.
         largest = comm.max(weight.max() if len(weight) else 0.0)
@@ -208,6 +208,7 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
             n_targets=len(labels),
             attributes={"classes_": labels},
             strata=index,
+            weight_total=weight_total,
         )
 
     def _class_labels(self, labels, y, call):
@@ -232,10 +233,11 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
         return labels
 
     def _class_weighted(self, sample_weight, y_index, class_labels, class_counts=None):
-        """Sample weights times class weights (``class_counts``: the counts of every rank).
+        """Sample weights times class weights, and the sum of that product.
 
-        The class weights are divided by their largest value, so the product
-        cannot overflow.
+        ``class_counts``: the counts of every rank. The class weights are
+        divided by their largest value, so the product cannot overflow; the
+        sum is that of the product as given (for ``alpha="auto"``).
         """
         if self.class_weight is None:
             per_class = None
@@ -251,11 +253,13 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
             per_class = compute_class_weight(
                 self.class_weight, classes=class_labels, y=class_labels[y_index]
             )
-        if per_class is not None:
-            if per_class.max() > 0:
-                per_class = per_class / per_class.max()
-            sample_weight = sample_weight * per_class[y_index]
-        return sample_weight
+        if per_class is None:
+            return sample_weight, float(sample_weight.sum())
+        largest = per_class.max()
+        if largest > 0:
+            per_class = per_class / largest
+        sample_weight = sample_weight * per_class[y_index]
+        return sample_weight, float(sample_weight.sum()) * largest
 
     def _validation_score(self, output, values, weight, comm):
         """Weighted accuracy of the held-out rows (over every rank's); ``values``: class indices."""

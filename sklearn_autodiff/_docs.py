@@ -2,11 +2,15 @@
 
 #: Numpydoc text of the parameters every estimator shares.
 COMMON_PARAMETERS_DOC = """\
-    alpha : float, default=1e-4
+    alpha : float or "auto", default=1e-4
         L2 strength: the objective is the weighted mean loss plus
         :math:`\\frac{\\alpha}{2} \\sum \\lVert W \\rVert^2` over the weights
-        (never the biases or beta). ``alpha = 1 / (C n)`` matches scikit-learn's
-        ``LogisticRegression(C=C)``.
+        (never the biases or beta). ``"auto"`` is :math:`1 / \\sum_i s_i`
+        (``1 / n_samples`` without weights), scikit-learn's ``C=1``:
+        ``alpha = 1 / (C n)`` matches ``LogisticRegression(C=C)`` and
+        ``Ridge(alpha=alpha * n)``. Unlike ``MLPClassifier``'s ``alpha``
+        (divided by the batch size there), it multiplies the penalty on
+        the mean loss.
     solver : {"auto", "newton", "lbfgs", "adam", "sgd", "gd"}
         ``"newton"``: damped Newton steps with the exact Hessian
         :math:`[X, 1]^\\top D [X, 1]` (linear models only; reaches the optimum
@@ -73,6 +77,8 @@ COMMON_ATTRIBUTES_DOC = """\
         Names of features seen during fit, when X had string column names.
     n_iter_ : int
         Epochs (or iterations) run.
+    alpha_ : float
+        The L2 strength of the last fit (``alpha`` resolved).
     loss_ : float
         The last training objective.
     loss_curve_ : list of float

@@ -86,7 +86,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
     _y_validation = {}
 
     _parameter_constraints = {
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "solver": [StrOptions(set(SOLVERS))],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
@@ -310,7 +310,20 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         X, y, weight = call.comm.agree(read_shard)
         data = self._encode_targets(X, y, weight, call)
         call.dtype = torch_dtype(str(data.X.dtype).replace("torch.", ""))
+        # Set before training, restored with everything else if the call fails.
+        self.alpha_ = self._resolved_alpha(data, call)
         return data
+
+    def _resolved_alpha(self, data, call):
+        """``alpha``, or for ``"auto"`` one over the total sample weight of all ranks.
+
+        ``alpha = 1 / sum(s)`` makes the objective scikit-learn's
+        ``C * sum(s_i l_i) + ||w||^2 / 2`` with ``C = 1``, divided by ``sum(s)``.
+        """
+        if self.alpha != "auto":
+            return float(self.alpha)
+        total = call.comm.sum([torch.tensor([data.weight_total], dtype=torch.float64)])[0]
+        return 1.0 / float(total[0])
 
     def _validate_training_data(self, X, y, reset):
         """Validate (X, y); torch tensors keep their device, the rest goes numpy."""
@@ -390,9 +403,13 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         return self.loss if self._custom_loss() else self.head.loss
 
     def _penalty(self, module):
-        if not self.alpha:
+        """:math:`\\frac{\\alpha}{2} \\sum \\lVert W \\rVert^2`, alpha that of the fit (``alpha_``)."""
+        alpha = self.__dict__.get("alpha_", self.alpha)
+        if alpha == "auto":
+            raise ValueError('alpha="auto" is resolved at fit: fit the estimator first.')
+        if not alpha:
             return 0.0
-        return l2_penalty(_penalized_weights(module), self.alpha)
+        return l2_penalty(_penalized_weights(module), alpha)
 
     def _train(self, problem, call, score, callback_ctx, data):
         """Run the chosen solver under the thread policy; the training history."""
@@ -400,7 +417,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         # Each rank shuffles and drops out with its own stream.
         generator = torch.Generator(device=call.device).manual_seed(call.seed + 1 + call.comm.rank)
         solver = choose_solver(
-            options, problem, self.head, self._custom_loss(), self.alpha, generator
+            options, problem, self.head, self._custom_loss(), self.alpha_, generator
         )
         self._solver_name = solver.name
         if call.partial and hasattr(self, "_optimizer_state_"):

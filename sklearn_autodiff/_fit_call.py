@@ -67,6 +67,9 @@ class TrainingData:
         The fitted attributes the targets define (``classes_``, ``n_outputs_``).
     strata : ndarray or None
         Class indices to stratify the early-stopping split on, or None.
+    weight_total : float
+        The sum of the sample weights as given (times the class weights),
+        before any rescaling: ``alpha="auto"`` is its inverse.
     """
 
     X: object
@@ -76,3 +79,4 @@ class TrainingData:
     n_targets: int
     attributes: dict = field(default_factory=dict)
     strata: np.ndarray = None
+    weight_total: float = 1.0

@@ -162,6 +162,7 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
             sample_weight=rescaled_sample_weight(sample_weight, X.dtype, largest),
             n_targets=n_outputs,
             attributes={"n_outputs_": n_outputs, "_y_ndim_": y.ndim},
+            weight_total=float(sample_weight.sum()),
         )
 
     def _fitted_attributes(self, module, data, space):

@@ -75,6 +75,7 @@ def _subset(data, rows):
         n_targets=data.n_targets,
         attributes=data.attributes,
         strata=None if data.strata is None else data.strata[rows],
+        weight_total=data.weight_total,
     )
 
 

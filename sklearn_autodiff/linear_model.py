@@ -23,6 +23,12 @@ from .heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
 from ._modules import LinearScorer, TanhScorer
 
 
+# The linear classifiers default to alpha="auto": LogisticRegression()'s C=1.
+_LINEAR_PARAMETERS_DOC = CLASSIFIER_PARAMETERS_DOC.replace(
+    'alpha : float or "auto", default=1e-4', 'alpha : float or "auto", default="auto"'
+)
+
+
 class BCELogisticClassifier(AutodiffClassifier):
     __doc__ = f"""Logistic regression trained on binary cross-entropy with autograd.
 
@@ -34,12 +40,14 @@ class BCELogisticClassifier(AutodiffClassifier):
 
     with targets :math:`t \\in \\{{0, 1\\}}` and sample weights :math:`s`.
     With ``alpha = 1 / (C n)`` its optimum is that of
-    ``sklearn.linear_model.LogisticRegression(C=C)`` (binary case).
+    ``sklearn.linear_model.LogisticRegression(C=C)`` (binary case); the
+    default ``alpha="auto"`` is ``1 / n``, so ``BCELogisticClassifier()``
+    fits ``LogisticRegression()``'s model.
     More than two classes are handled one-vs-rest.
 
     Parameters
     ----------
-{CLASSIFIER_PARAMETERS_DOC}
+{_LINEAR_PARAMETERS_DOC}
     Attributes
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
@@ -65,6 +73,9 @@ class BCELogisticClassifier(AutodiffClassifier):
 
 
     head = OneVsRestBinaryCrossEntropy()
+
+    def __init__(self, *, alpha="auto", **kwargs):
+        super().__init__(alpha=alpha, **kwargs)
 
     def build_module(self, n_features, n_classes):
         """The affine scorer :math:`z = X W^\\top + b`, starting at zero."""
@@ -99,7 +110,7 @@ class TanhLogisticClassifier(AutodiffClassifier):
 
     Parameters
     ----------
-{CLASSIFIER_PARAMETERS_DOC}
+{_LINEAR_PARAMETERS_DOC}
     beta : float, default=1.0
         Initial :math:`\\beta` (> 0).
     learn_beta : bool, default=True
@@ -142,8 +153,8 @@ class TanhLogisticClassifier(AutodiffClassifier):
         "learn_beta": ["boolean"],
     }
 
-    def __init__(self, *, beta=1.0, learn_beta=True, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *, alpha="auto", beta=1.0, learn_beta=True, **kwargs):
+        super().__init__(alpha=alpha, **kwargs)
         self.beta = beta
         self.learn_beta = learn_beta
 

@@ -284,3 +284,21 @@ def test_failed_refit_with_other_features_loses_nothing():
         clf.fit(np.c_[X, np.full(100, np.nan)], y)
     assert clf.n_features_in_ == 5
     np.testing.assert_array_equal(clf.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("make", [BCELogisticClassifier, TanhLogisticClassifier])
+def test_defaults_fit_the_model_of_logistic_regression_defaults(make):
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    ours = make_pipeline(StandardScaler(), make()).fit(X, y)
+    theirs = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    # LogisticRegression() stops at tol=1e-4, short of the optimum ours reaches:
+    # against the same model solved to convergence, probabilities agree to 1e-4.
+    converged = make_pipeline(StandardScaler(), LogisticRegression(tol=1e-10)).fit(X, y)
+    np.testing.assert_allclose(ours.predict_proba(X), converged.predict_proba(X), atol=1e-4)
+    assert ours[-1].alpha_ == pytest.approx(1 / len(y))
