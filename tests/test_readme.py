@@ -71,3 +71,16 @@ def test_docs_quick_start_is_the_readme_one():
     assert _commands()[0] in index
     example = dict(_python_blocks())["Example"]
     assert "\n".join("   " + line if line else "" for line in example.splitlines()) in index
+
+
+def test_readme_cuda_block_is_complete():
+    # Run on the CPU: a block that pastes into a new interpreter without a
+    # NameError, and the same call on a GPU machine.
+    code = dict(_python_blocks())["CUDA"]
+    assert 'device="cuda"' in code
+    namespace = {"__name__": "__main__"}
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()) as out:
+        warnings.simplefilter("ignore")  # a short CPU fit may not converge
+        exec(compile(code.replace('device="cuda"', 'device="cpu", max_iter=20'), "README.md", "exec"),
+             namespace)
+    assert float(out.getvalue()) > 0.8
