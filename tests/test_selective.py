@@ -703,3 +703,137 @@ def test_display_from_estimator(noisy):
     assert display.aurc == pytest.approx(aurc_score(y_test, clf.predict_proba(X_test)))
     assert display.line_.get_label().startswith("BCELogisticClassifier (AURC = ")
     plt.close("all")
+
+
+# ------------------------------------------------ per-class guarantee
+
+# Three Gaussian classes in the plane; the model is fitted on clean labels,
+# but in deployment (calibration and test data) a class-2 label is replaced
+# by another class with probability 1 - P_clean(2 | x): the model is about
+# twice as overconfident on class 2 as it looks. Class 2 is the hard class.
+_CENTERS = 2.0 * np.array([[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]])
+
+
+def _clean_posterior(X):
+    logits = X @ _CENTERS.T
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _deployed_posterior(X):
+    p = _clean_posterior(X)
+    moved = p[:, 2] * (1.0 - p[:, 2])  # mass leaving class 2, split over 0 and 1
+    return np.column_stack([p[:, 0] + moved / 2, p[:, 1] + moved / 2, p[:, 2] - moved])
+
+
+def _hard_class_data(rng, n, deployed=True):
+    X = _CENTERS[rng.integers(0, 3, n)] + rng.standard_normal((n, 2))
+    p = _deployed_posterior(X) if deployed else _clean_posterior(X)
+    y = (rng.random((n, 1)) > p.cumsum(axis=1)).sum(axis=1)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def hard_class():
+    """(model, rng, per-sample truth of a large test set) for the hard-class problem.
+
+    The truth is the predicted class, the confidence and the true error
+    probability 1 - P(predicted class | x) of 200,000 fresh inputs, so a
+    selective risk is computed from the known distribution, not from noisy
+    labels. The model is scikit-learn's LogisticRegression: its probabilities
+    are cheap, which keeps 400 calibrations fast.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    model = LogisticRegression().fit(*_hard_class_data(rng, 500, deployed=False))
+    X_test, _ = _hard_class_data(rng, 200_000)
+    proba = model.predict_proba(X_test)
+    predicted = proba.argmax(axis=1)
+    error = 1.0 - _deployed_posterior(X_test)[np.arange(len(X_test)), predicted]
+    return model, rng, (predicted, proba.max(axis=1), error)
+
+
+def _true_class_risks(truth, thresholds):
+    """True selective risk of each predicted class (0 where it accepts nothing)."""
+    predicted, confidence, error = truth
+    accepted = confidence >= thresholds[predicted]
+    risks = np.zeros(3)
+    for k in range(3):
+        mine = accepted & (predicted == k)
+        if mine.any():
+            risks[k] = error[mine].mean()
+    return risks, accepted.mean()
+
+
+def test_per_class_guarantee_holds_for_every_class_where_the_marginal_fails(hard_class):
+    """The done-when test of issue 27.
+
+    One model, 200 fresh calibration sets of 2000 samples, each calibrating
+    the frozen model with per_class=True and with the marginal rule at the
+    same r = 0.1 and confidence_level = 0.9. A trial violates when some
+    predicted class's true selective risk exceeds r. The per-class rule may
+    violate in at most delta + 3 standard errors of the trials; the marginal
+    rule, whose average hides class 2, violates class 2 in most of them.
+    """
+    model, rng, truth = hard_class
+    target, delta, n_trials = 0.1, 0.1, 200
+    violated = {"per_class": 0, "marginal": 0}
+    hard_violated, coverage = 0, {"per_class": [], "marginal": []}
+    for _ in range(n_trials):
+        X_cal, y_cal = _hard_class_data(rng, 2000)
+        for name in violated:
+            clf = SelectiveClassifierCV(
+                FrozenEstimator(model), target_risk=target, confidence_level=1 - delta,
+                per_class=name == "per_class", cv=2,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # a class may reject all
+                clf.fit(X_cal, y_cal)
+            per_class = name == "per_class"
+            thresholds = clf.class_thresholds_ if per_class else np.full(3, clf.threshold_)
+            risks, accepted = _true_class_risks(truth, thresholds)
+            violated[name] += (risks > target).any()
+            coverage[name].append(accepted)
+            hard_violated += name == "marginal" and risks[2] > target
+    allowed = delta + 3 * np.sqrt(delta * (1 - delta) / n_trials)
+    assert violated["per_class"] / n_trials <= allowed
+    assert hard_violated / n_trials > 0.5
+    # The price: some coverage, but most predictions are still answered.
+    assert 0.5 < np.mean(coverage["per_class"]) < np.mean(coverage["marginal"])
+
+
+def test_per_class_round_trips_reproduce_predict(hard_class):
+    """skops (trusting only our class) and ONNX give the labels of predict."""
+    sio = pytest.importorskip("skops.io")
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_autodiff.onnx  # noqa: F401  (registers the converters)
+
+    model, _, _ = hard_class
+    rng = np.random.default_rng(1)
+    X_cal, y_cal = _hard_class_data(rng, 3000)
+    X_new, _ = _hard_class_data(rng, 5000)
+    clf = SelectiveClassifierCV(
+        FrozenEstimator(model), target_risk=0.1, confidence_level=0.9, per_class=True, cv=2
+    ).fit(X_cal, y_cal)
+    y_pred = clf.predict(X_new)
+    assert np.isfinite(clf.class_thresholds_).all()
+    assert len(np.unique(clf.class_thresholds_)) == 3 and (y_pred == -1).any()
+
+    data = sio.dumps(clf)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted == ["sklearn_autodiff._selective_cv.SelectiveClassifierCV"]
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.predict(X_new), y_pred)
+    np.testing.assert_array_equal(loaded.class_thresholds_, clf.class_thresholds_)
+
+    # float64 graph: no float32 rounding at the thresholds.
+    onx = to_onnx(clf, X_new[:1], options={"zipmap": False})
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: X_new})
+    np.testing.assert_array_equal(labels, y_pred)
+    np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-10)
