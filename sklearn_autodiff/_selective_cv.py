@@ -289,7 +289,7 @@ def _per_class_message(failures, classes, target_risk, confidence_level):
     delta = None if confidence_level is None else (1.0 - confidence_level) / len(classes)
     lines = []
     for k, n_held_out, diagnosis in failures:
-        head = f"class {classes[k]!r} ({n_held_out:.0f} held-out predictions): "
+        head = f"class {classes.tolist()[k]!r} ({n_held_out:.0f} held-out predictions): "
         if diagnosis is None:
             needed = None if delta is None else _samples_needed(0.0, 1.0, target_risk, delta)
             lines.append(head + "none predicted" + (
@@ -303,7 +303,9 @@ def _per_class_message(failures, classes, target_risk, confidence_level):
                 "target, so more data would not help"
             )
         else:
-            lines.append(head + f"roughly {needed:,} would be needed at the same risks")
+            lines.append(
+                head + f"roughly {needed:,} would be needed at the same risks and coverages"
+            )
     return (
         f"No threshold reaches target_risk={target_risk} for {len(failures)} of "
         f"{len(classes)} classes; all their predictions will be rejected "

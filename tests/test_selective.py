@@ -3,6 +3,7 @@
 Expected values of the metrics are worked out by hand in the comments.
 """
 
+import re
 import subprocess
 import sys
 import warnings
@@ -837,3 +838,110 @@ def test_per_class_round_trips_reproduce_predict(hard_class):
     labels, proba = session.run(None, {session.get_inputs()[0].name: X_new})
     np.testing.assert_array_equal(labels, y_pred)
     np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-10)
+
+
+def test_per_class_thresholds_are_the_marginal_rule_per_class_at_delta_over_k(hard_class):
+    """Class k's threshold is the marginal rule on its own predictions, at delta / K."""
+    model, _, _ = hard_class
+    X, y = _hard_class_data(np.random.default_rng(3), 3000)
+    clf = SelectiveClassifierCV(
+        FrozenEstimator(model), target_risk=0.1, confidence_level=0.9, per_class=True,
+        thresholds=50,
+    ).fit(X, y)
+    proba = model.predict_proba(X)
+    predicted, confidence = proba.argmax(axis=1), proba.max(axis=1)
+    for k in range(3):
+        mine = predicted == k
+        expected = _select_threshold(
+            confidence[mine], y[mine] == k, target_risk=0.1, confidence_level=1 - 0.1 / 3,
+            thresholds=50,
+        )
+        assert clf.class_thresholds_[k] == expected.threshold
+        assert clf.class_risk_bounds_[k] == expected.risk_bound <= 0.1
+        assert clf.class_cv_coverages_[k] == expected.coverage
+        assert clf.class_cv_risks_[k] == expected.risk
+    # Overall figures of the per-class rule, and predict / reject_mask follow it.
+    accepted = confidence >= clf.class_thresholds_[predicted]
+    assert clf.cv_coverage_ == pytest.approx(accepted.mean())
+    assert clf.cv_risk_ == pytest.approx(np.mean(predicted[accepted] != y[accepted]))
+    assert clf.risk_bound_ == clf.class_risk_bounds_.max()
+    np.testing.assert_array_equal(clf.reject_mask(X), ~accepted)
+    np.testing.assert_array_equal(clf.predict(X), np.where(accepted, predicted, -1))
+    assert not hasattr(clf, "threshold_")
+    # The selective metrics on the samples predicted as k give its risk.
+    y_pred = clf.predict(X)
+    for k in range(3):
+        mine = predicted == k
+        assert selective_risk_score(y[mine], y_pred[mine], reject_label=-1) == pytest.approx(
+            clf.class_cv_risks_[k]
+        )
+
+
+def test_per_class_rare_class_rejects_with_a_warning_at_the_users_call():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(-3, 1, (300, 1)), rng.normal(3, 1, (300, 1)), rng.normal(0, 0.3, (8, 1))]
+    y = np.r_[np.zeros(300), np.ones(300), np.full(8, 2)].astype(int)
+    X = np.c_[X, X**2]
+    model = MLPSoftmaxClassifier((8,), solver="lbfgs", max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    clf = SelectiveClassifierCV(
+        FrozenEstimator(model), target_risk=0.05, confidence_level=0.9, per_class=True, cv=2
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    messages = [w for w in caught if "No threshold reaches" in str(w.message)]
+    assert len(messages) == 1 and messages[0].filename == __file__
+    n_predicted = int(np.sum(model.predict(X) == 2))
+    assert f"class 2 ({n_predicted} held-out predictions)" in str(messages[0].message)
+    assert re.search(r"roughly [\d,]+ would be needed", str(messages[0].message))
+    assert clf.class_thresholds_[2] == np.inf and clf.class_cv_coverages_[2] == 0
+    assert np.isfinite(clf.class_thresholds_[:2]).all()
+    assert 0.05 < clf.class_risk_bounds_[2] <= 1  # the best bound it reached
+    y_pred = clf.predict(X)
+    assert np.all(y_pred[model.predict(X) == 2] == -1) and (y_pred != -1).any()
+
+
+def test_unreachable_warning_points_at_the_users_call_and_reports_best_bound(noisy):
+    X_train, _, y_train, _ = noisy
+    clf = SelectiveClassifierCV(
+        BCELogisticClassifier(), target_risk=0.001, confidence_level=0.9, cv=3
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X_train[:200], y_train[:200])
+    messages = [w for w in caught if "No threshold reaches" in str(w.message)]
+    assert len(messages) == 1 and messages[0].filename == __file__
+    assert clf.threshold_ == np.inf
+    # Not nan: the smallest bound over the candidates, here with no errors
+    # among the few most confident samples.
+    assert 0.001 < clf.risk_bound_ < 1
+    assert f"best bound reached is {clf.risk_bound_:.3g}" in str(messages[0].message)
+
+
+@pytest.mark.parametrize("rule", [{"target_coverage": 0.9}, {"reject_cost": 0.1}])
+def test_per_class_needs_target_risk(rule):
+    X, y = make_classification(60, 3, n_informative=2, n_redundant=0, random_state=0)
+    with pytest.raises(ValueError, match="per_class=True .* needs target_risk"):
+        SelectiveClassifierCV(BCELogisticClassifier(), per_class=True, **rule).fit(X, y)
+
+
+def test_switching_per_class_refits_cleanly_and_a_failed_fit_keeps_the_model(noisy):
+    X_train, X_test, y_train, _ = noisy
+    clf = SelectiveClassifierCV(BCELogisticClassifier(), target_risk=0.1, per_class=True, cv=2)
+    clf.fit(X_train, y_train)
+    per_class_pred = clf.predict(X_test)
+    assert np.isfinite(clf.class_thresholds_).all()
+    # set_params after fit does not change predict; a refit does.
+    clf.set_params(per_class=False)
+    np.testing.assert_array_equal(clf.predict(X_test), per_class_pred)
+    clf.fit(X_train, y_train)
+    assert not hasattr(clf, "class_thresholds_") and np.isfinite(clf.threshold_)
+    marginal_pred = clf.predict(X_test)
+    # A fit that fails (bad labels) leaves the fitted state as it was.
+    with pytest.raises(ValueError):
+        clf.set_params(per_class=True).fit(X_train, np.zeros(len(y_train)))
+    np.testing.assert_array_equal(clf.predict(X_test), marginal_pred)
+    assert not hasattr(clf, "class_thresholds_")
