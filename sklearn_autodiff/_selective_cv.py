@@ -394,7 +394,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
       at most r. Without ``confidence_level`` the risk is the empirical one,
       **and there is no guarantee**: the chosen threshold sits where the
       empirical risk just dips below r, so the true risk exceeds r about
-      half of the time. With ``confidence_level = 1 - \\delta``, the rule is
+      half of the time. With ``confidence_level`` :math:`= 1 - \\delta`, the rule is
       selection with guaranteed risk (Geifman and El-Yaniv, 2017): the risk
       of each of the m candidates is replaced by its one-sided
       Clopper-Pearson upper bound at level :math:`1 - \\delta / m` (the union
@@ -417,6 +417,27 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
       for a miscalibrated estimator. (To use :math:`1 - c` as is, set
       ``reject_threshold=1 - c`` on one of this package's estimators.)
 
+    With ``per_class=True`` (only with ``target_risk``) the ``target_risk``
+    rule runs once per predicted class k, on the held-out samples predicted
+    as k, with its own candidates (``thresholds`` quantiles of their
+    confidences) and :math:`\\delta / K` in place of :math:`\\delta`
+    (Bonferroni over the K classes). A sample predicted as k is then
+    rejected when :math:`\\kappa(x) <` ``class_thresholds_[k]``, and for a
+    classifier fixed before the calibration samples were drawn, with
+    probability at least :math:`1 - \\delta`, jointly for every class k,
+
+    .. math:: P\\big(y \\ne k \\mid \\hat y(x) = k,\\ \\kappa(x) \\ge \\tau_k\\big) \\le r:
+
+    class k's rule is wrong with probability at most :math:`\\delta / K`
+    (the marginal argument, applied to the samples predicted as k, which
+    are independent draws from the data given :math:`\\hat y(x) = k`), and
+    the union bound adds these up to :math:`\\delta`. A hard class pays
+    with a higher threshold (less coverage) instead of hiding behind the
+    average; a class with too few held-out predictions to certify anything
+    rejects all its predictions (``class_thresholds_[k] = inf``), with a
+    warning saying roughly how many it would need. The user guide
+    (:ref:`reject_option`) has the proof and its assumptions.
+
     Every rule gives ``threshold_ = 0`` when it accepts all held-out samples,
     so that then nothing is ever rejected, and ties in the loss or between
     candidates are resolved towards more coverage.
@@ -436,6 +457,10 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Only with ``target_risk``: the probability :math:`1 - \\delta` with
         which the selective risk is guaranteed to be at most ``target_risk``.
         None uses the empirical risk, without a guarantee.
+    per_class : bool, default=False
+        Only with ``target_risk``: one threshold per predicted class, each
+        class's selective risk bounded (see above), instead of one threshold
+        bounding the risk over all accepted samples.
     cv : int, cross-validation generator or iterable, default=5
         How to split the data for the out-of-fold probabilities, as in
         :func:`sklearn.model_selection.cross_val_predict`; an int k means
@@ -443,9 +468,13 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     thresholds : int or array-like, default=100
         Candidate thresholds of the ``target_risk`` rule. An int T takes the
         highest thresholds accepting at least 1/T, 2/T, ..., 1 of the held-out
-        samples (duplicates removed); an array gives the candidates. The union
+        samples (duplicates removed; with ``per_class=True``, of each class's
+        held-out predictions); an array gives the candidates. The union
         bound divides :math:`\\delta` by their number, so fewer candidates give
-        a tighter bound but a coarser choice.
+        a tighter bound but a coarser choice. Strictly, the guarantee's proof
+        needs candidates fixed before the calibration data are seen, which an
+        array is; the int quantiles depend on the held-out confidences (as in
+        Geifman and El-Yaniv, 2017).
     reject_label : scalar or None, default=None
         The label of rejections; None means -1 for numeric classes and
         ``"reject"`` for string classes. It must not be a class and must be
@@ -464,15 +493,33 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The estimator refitted on all the data.
     threshold_ : float
         Samples with confidence below it are rejected; 0 never rejects, inf
-        always does.
+        always does. Not set with ``per_class=True``.
     cv_coverage_ : float
-        Held-out coverage at ``threshold_``.
+        Held-out coverage at ``threshold_`` (at ``class_thresholds_`` with
+        ``per_class=True``).
     cv_risk_ : float
-        Held-out selective risk at ``threshold_`` (nan if nothing accepted).
+        Held-out selective risk there (nan if nothing accepted).
     risk_bound_ : float
         With ``target_risk``: the bound that was compared to it (the
         Clopper-Pearson bound with ``confidence_level``, else the empirical
-        risk). nan for the other rules.
+        risk); when no threshold qualifies, the best (smallest) bound any
+        candidate reached, to show how far the target is. With
+        ``per_class=True``, the largest of ``class_risk_bounds_`` over the
+        classes that accept something, which also bounds the overall
+        selective risk. nan for the other rules.
+    class_thresholds_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: the threshold of each predicted class,
+        in the order of ``classes_`` (inf: all its predictions rejected).
+    class_cv_coverages_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: the fraction of the held-out samples
+        predicted as each class that its threshold accepts.
+    class_cv_risks_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: the held-out selective risk of each
+        class's accepted predictions (nan where none are accepted).
+    class_risk_bounds_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: each class's bound at its threshold
+        (at level :math:`1 - \\delta / (K m_k)` for its :math:`m_k`
+        candidates), or the best bound it reached where it rejects all.
     reject_label_ : scalar
         The label :meth:`predict` answers for rejected samples.
     classes_ : ndarray of shape (n_classes,)

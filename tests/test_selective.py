@@ -945,3 +945,28 @@ def test_switching_per_class_refits_cleanly_and_a_failed_fit_keeps_the_model(noi
         clf.set_params(per_class=True).fit(X_train, np.zeros(len(y_train)))
     np.testing.assert_array_equal(clf.predict(X_test), marginal_pred)
     assert not hasattr(clf, "class_thresholds_")
+
+
+def test_display_per_class_curves(hard_class):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model, _, _ = hard_class
+    X, y = _hard_class_data(np.random.default_rng(5), 3000)
+    display = RiskCoverageDisplay.from_estimator(model, X, y, per_class=True, name="LR")
+    proba = model.predict_proba(X)
+    predicted = proba.argmax(axis=1)
+    np.testing.assert_array_equal(display.class_labels, [0, 1, 2])
+    assert len(display.line_) == 3 and display.ax_.get_xlabel() == "Coverage of the class"
+    for k in range(3):
+        mine = predicted == k
+        coverage, risk, _ = risk_coverage_curve(y[mine], proba[mine], labels=[0, 1, 2])
+        np.testing.assert_allclose(display.coverage[k], coverage)
+        np.testing.assert_allclose(display.risk[k], risk)
+        assert display.line_[k].get_label().startswith(f"LR, class {k} (AURC = ")
+    # The hard class's curve lies above the others at full coverage.
+    assert display.risk[2][-1] > max(display.risk[0][-1], display.risk[1][-1])
+    plt.close("all")
