@@ -698,19 +698,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if comm.active:
             held_out = self._distributed_out_of_fold(X, y, sample_weight, classes, comm)
         else:
-            proba = cross_val_predict(
-                clone(self.estimator),
-                X,
-                y,
-                cv=self._splitter(y),
-                method="predict_proba",
-                n_jobs=self.n_jobs,
-                params=fit_params,
-            )
-            proba = np.asarray(proba)
-            predicted = proba.argmax(axis=1)
-            held_out = (proba.max(axis=1), predicted, predicted == np.searchsorted(classes, y),
-                        sample_weight)
+            held_out = self._out_of_fold(X, y, sample_weight, classes)
         fitted = self._choose_thresholds(held_out, classes)
 
         estimator = clone(self.estimator).fit(X, y, **fit_params)
@@ -772,6 +760,23 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             else np.nan,
             "risk_bound_": _overall_bound(bounds, coverages),
         }
+
+    def _out_of_fold(self, X, y, sample_weight, classes):
+        """Out-of-fold (confidence, predicted, correct, weight); predicted indexes classes."""
+        params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        proba = cross_val_predict(
+            clone(self.estimator),
+            X,
+            y,
+            cv=self._splitter(y),
+            method="predict_proba",
+            n_jobs=self.n_jobs,
+            params=params,
+        )
+        proba = np.asarray(proba)
+        predicted = proba.argmax(axis=1)
+        correct = predicted == np.searchsorted(classes, y)
+        return proba.max(axis=1), predicted, correct, sample_weight
 
     def _distributed_out_of_fold(self, X, y, sample_weight, classes, comm):
         """Out-of-fold (confidence, predicted, correct, weight) of every rank's shard.

@@ -56,6 +56,13 @@ about ``1e-6`` (the tests require ``1e-4``); a float64 sample input gives a floa
 largest probability lies within float32 rounding of ``reject_threshold``
 may be rejected on one side and not on the other.
 
+A fitted :class:`~sklearn_autodiff.SelectiveClassifierCV` converts too,
+around any model skl2onnx converts (one of ours, a scikit-learn classifier,
+a pipeline, a :class:`~sklearn.frozen.FrozenEstimator`): the graph holds the
+wrapped model's probabilities and the learned reject rule, ``threshold_``
+or, with ``per_class=True``, the predicted class's entry of
+``class_thresholds_``, so its labels are those of ``predict``.
+
 This module needs ``skl2onnx`` (``pip install sklearn_autodiff[onnx]``,
 which also installs ``onnxruntime`` to run the graphs); the rest of the
 package does not.
@@ -83,7 +90,7 @@ import numpy as np
 from .linear_model import BCELogisticClassifier, TanhLogisticClassifier
 from .neural_network import MLPSoftmaxClassifier
 
-__all__ = ["register_converters"]
+__all__ = ["register_converters", "register_selective_converter"]
 
 #: skl2onnx alias of each estimator.
 ALIASES = {
@@ -363,7 +370,8 @@ def parse_selective(scope, model, inputs, custom_parsers=None):
     inner_outputs = _parse_sklearn(scope, inner, inputs, custom_parsers=custom_parsers)
     operator = scope.declare_local_operator(SELECTIVE_ALIAS, model)
     operator.inputs = [inner_outputs[1]]
-    label_type = StringTensorType if _label_kind(_host(model.classes_)) == "str" else Int64TensorType
+    kind = _label_kind(_host(model.classes_))
+    label_type = StringTensorType if kind == "str" else Int64TensorType
     operator.outputs.append(scope.declare_local_variable("label", label_type()))
     operator.outputs.append(
         scope.declare_local_variable("probabilities", type(inner_outputs[1].type)())

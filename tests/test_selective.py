@@ -970,3 +970,30 @@ def test_display_per_class_curves(hard_class):
     # The hard class's curve lies above the others at full coverage.
     assert display.risk[2][-1] > max(display.risk[0][-1], display.risk[1][-1])
     plt.close("all")
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+@pytest.mark.parametrize("string_labels", [False, True])
+def test_onnx_export_of_the_reject_rule(per_class, string_labels):
+    """The exported graph's labels are predict's, for a pipeline of ours inside."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_autodiff.onnx  # noqa: F401  (registers the converters)
+
+    X, y = load_iris(return_X_y=True)
+    X_fit, X_new, y_fit, _ = train_test_split(X, y, test_size=0.5, random_state=0)
+    if string_labels:
+        y_fit = np.array(["setosa", "versicolor", "virginica"])[y_fit]
+    clf = SelectiveClassifierCV(
+        make_pipeline(StandardScaler(), BCELogisticClassifier()),
+        target_risk=0.02, per_class=per_class, cv=3,
+    ).fit(X_fit, y_fit)
+    y_pred = clf.predict(X_new)
+    assert (y_pred == clf.reject_label_).any() and (y_pred != clf.reject_label_).any()
+    onx = to_onnx(clf, X_new[:1], options={"zipmap": False})
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: X_new})
+    np.testing.assert_array_equal(labels, y_pred)
+    np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-6)
