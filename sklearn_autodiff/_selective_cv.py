@@ -426,9 +426,9 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     classifier fixed before the calibration samples were drawn, with
     probability at least :math:`1 - \\delta`, jointly for every class k,
 
-    .. math:: P\\big(y \\ne k \\mid \\hat y(x) = k,\\ \\kappa(x) \\ge \\tau_k\\big) \\le r:
+    .. math:: P\\big(y \\ne k \\mid \\hat y(x) = k,\\ \\kappa(x) \\ge \\tau_k\\big) \\le r.
 
-    class k's rule is wrong with probability at most :math:`\\delta / K`
+    Class k's rule is wrong with probability at most :math:`\\delta / K`
     (the marginal argument, applied to the samples predicted as k, which
     are independent draws from the data given :math:`\\hat y(x) = k`), and
     the union bound adds these up to :math:`\\delta`. A hard class pays
