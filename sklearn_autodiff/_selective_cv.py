@@ -80,24 +80,22 @@ def _select_threshold(
 ):
     """Choose the rejection threshold from held-out confidences.
 
-    Exactly one of target_coverage, target_risk and reject_cost is set; the
-    rules are those documented in :class:`SelectiveClassifierCV`. A sample
-    is accepted when its confidence is >= the threshold; the threshold is 0
-    when every held-out sample is accepted and inf when none is.
+    Exactly one of target_coverage, target_risk and reject_cost is set (the
+    rules of :class:`SelectiveClassifierCV`). A sample is accepted when its
+    confidence is >= the threshold: 0 accepts all, inf none.
 
     Returns
     -------
     _Selection
         threshold, held-out coverage and selective risk at it, the risk bound
-        (the Clopper-Pearson bound with confidence_level, else the empirical
-        risk) and the number of candidate thresholds compared.
+        (Clopper-Pearson with confidence_level, else the empirical risk; the
+        best one reached if none qualifies) and the number of candidates.
     """
     values, accepted, errors = _acceptance_steps(confidence, correct, sample_weight)
     if len(values) == 0:
         raise ValueError("No held-out sample has a positive weight; cannot choose a threshold.")
-    total = accepted[-1]
+    total, last = accepted[-1], len(values) - 1
     coverage = accepted / total
-    last = len(values) - 1
 
     def at(index, bound=None, n_candidates=1):
         risk = errors[index] / accepted[index]
@@ -682,15 +680,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return X_, y_, weight
 
         X, y, sample_weight = comm.agree(read_shard)
-        classes = np.unique(y)
-        if comm.active:
-            classes = union_of_labels(comm.gather(classes))
-        if len(classes) < 2:
-            found = f"only one class: {classes[0]!r}" if len(classes) else "no samples"
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but the "
-                f"data contains {found}."
-            )
+        classes = self._classes(y, comm)
         # Check the reject label now, before the costly cross-validation.
         resolve_reject_label(classes, self.reject_label)
         fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
@@ -760,6 +750,19 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             else np.nan,
             "risk_bound_": _overall_bound(bounds, coverages),
         }
+
+    def _classes(self, y, comm):
+        """The sorted classes (over all ranks), at least two of them."""
+        classes = np.unique(y)
+        if comm.active:
+            classes = union_of_labels(comm.gather(classes))
+        if len(classes) < 2:
+            found = f"only one class: {classes[0]!r}" if len(classes) else "no samples"
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes, but the "
+                f"data contains {found}."
+            )
+        return classes
 
     def _out_of_fold(self, X, y, sample_weight, classes):
         """Out-of-fold (confidence, predicted, correct, weight); predicted indexes classes."""
