@@ -4,6 +4,7 @@ Public through :mod:`sklearn_autodiff.selective`.
 """
 
 import numpy as np
+from sklearn.utils import column_or_1d
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
@@ -22,6 +23,14 @@ class RiskCoverageDisplay:
     risk ``risk[j]`` holds on ``(coverage[j - 1], coverage[j]]``, so the area
     under the line is :func:`aurc_score`. matplotlib is needed only to plot.
 
+    With ``per_class=True`` (in the two builders) there is one curve per
+    predicted class k, over the samples predicted as k: the fraction of them
+    accepted against the error rate of the accepted ones, the trade-off that
+    ``SelectiveClassifierCV(per_class=True)`` chooses each class's threshold
+    from. ``coverage``, ``risk``, ``thresholds`` and ``aurc`` are then lists
+    with one entry per class in ``class_labels``, and ``line_`` a list of
+    lines.
+
     Parameters
     ----------
     coverage : ndarray
@@ -34,11 +43,14 @@ class RiskCoverageDisplay:
         Area under the curve, shown in the legend.
     name : str, default=None
         Name of the curve in the legend; None shows no name.
+    class_labels : ndarray, default=None
+        The predicted class of each curve, for per-class curves; None for
+        one curve over all samples.
 
     Attributes
     ----------
-    line_ : matplotlib Artist
-        The curve.
+    line_ : matplotlib Artist or list of them
+        The curve (one per class with ``class_labels``).
     ax_ : matplotlib Axes
         Axes holding it.
     figure_ : matplotlib Figure
@@ -60,12 +72,15 @@ class RiskCoverageDisplay:
     <...RiskCoverageDisplay object at ...>
     """
 
-    def __init__(self, *, coverage, risk, thresholds=None, aurc=None, name=None):
+    def __init__(
+        self, *, coverage, risk, thresholds=None, aurc=None, name=None, class_labels=None
+    ):
         self.coverage = coverage
         self.risk = risk
         self.thresholds = thresholds
         self.aurc = aurc
         self.name = name
+        self.class_labels = class_labels
 
     def plot(self, ax=None, *, name=None, **kwargs):
         """Draw the curve.
@@ -91,30 +106,30 @@ class RiskCoverageDisplay:
         if ax is None:
             _, ax = plt.subplots()
         name = self.name if name is None else name
-        line_kwargs = {"drawstyle": "steps-pre"}
-        if name is not None and self.aurc is not None:
-            line_kwargs["label"] = f"{name} (AURC = {self.aurc:.3f})"
-        elif name is not None:
-            line_kwargs["label"] = str(name)
-        elif self.aurc is not None:
-            line_kwargs["label"] = f"AURC = {self.aurc:.3f}"
-        line_kwargs.update(kwargs)
-        coverage = np.asarray(self.coverage, dtype=float)
-        risk = np.asarray(self.risk, dtype=float)
-        # Start the steps at coverage 0 so the area under the line is the AURC.
-        (self.line_,) = ax.plot(np.r_[0.0, coverage], np.r_[risk[:1], risk], **line_kwargs)
-        ax.set_xlabel("Coverage")
+        if self.class_labels is None:
+            self.line_ = _draw_curve(ax, self.coverage, self.risk, self.aurc, name, kwargs)
+        else:
+            self.line_ = [
+                _draw_curve(ax, coverage, risk, aurc, _class_name(name, label), kwargs)
+                for label, coverage, risk, aurc in zip(
+                    self.class_labels, self.coverage, self.risk, self.aurc
+                )
+            ]
+        ax.set_xlabel("Coverage" if self.class_labels is None else "Coverage of the class")
         ax.set_ylabel("Selective risk")
         ax.set_xlim(0.0, 1.0)
         ax.set_ylim(bottom=0.0)
-        if "label" in line_kwargs:
+        lines = self.line_ if isinstance(self.line_, list) else [self.line_]
+        if any(not line.get_label().startswith("_") for line in lines):
             ax.legend(loc="upper left")
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
 
     @classmethod
-    def from_estimator(cls, estimator, X, y, *, sample_weight=None, name=None, ax=None, **kwargs):
+    def from_estimator(
+        cls, estimator, X, y, *, sample_weight=None, per_class=False, name=None, ax=None, **kwargs
+    ):
         """Plot the risk-coverage curve of a fitted classifier on data.
 
         Parameters
@@ -128,6 +143,8 @@ class RiskCoverageDisplay:
             True labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
+        per_class : bool, default=False
+            One curve per predicted class (see the class description).
         name : str, default=None
             Legend name; None uses the estimator's class name.
         ax : matplotlib Axes, default=None
@@ -147,6 +164,7 @@ class RiskCoverageDisplay:
             y_proba,
             labels=estimator.classes_,
             sample_weight=sample_weight,
+            per_class=per_class,
             name=type(estimator).__name__ if name is None else name,
             ax=ax,
             **kwargs,
@@ -154,7 +172,16 @@ class RiskCoverageDisplay:
 
     @classmethod
     def from_predictions(
-        cls, y_true, y_proba, *, labels=None, sample_weight=None, name=None, ax=None, **kwargs
+        cls,
+        y_true,
+        y_proba,
+        *,
+        labels=None,
+        sample_weight=None,
+        per_class=False,
+        name=None,
+        ax=None,
+        **kwargs,
     ):
         """Plot the risk-coverage curve from true labels and probabilities.
 
@@ -169,6 +196,9 @@ class RiskCoverageDisplay:
             All the labels; by default those in ``y_true``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
+        per_class : bool, default=False
+            One curve per predicted class (see the class description); a
+            class that is never predicted gets no curve.
         name : str, default=None
             Legend name.
         ax : matplotlib Axes, default=None
@@ -181,6 +211,9 @@ class RiskCoverageDisplay:
         display : RiskCoverageDisplay
         """
         check_matplotlib_support(f"{cls.__name__}.from_predictions")
+        if per_class:
+            display = cls(**_per_class_curves(y_true, y_proba, labels, sample_weight), name=name)
+            return display.plot(ax=ax, **kwargs)
         coverage, risk, thresholds = risk_coverage_curve(
             y_true, y_proba, labels=labels, sample_weight=sample_weight
         )
@@ -189,3 +222,51 @@ class RiskCoverageDisplay:
             coverage=coverage, risk=risk, thresholds=thresholds, aurc=aurc, name=name
         )
         return display.plot(ax=ax, **kwargs)
+
+
+def _draw_curve(ax, coverage, risk, aurc, name, kwargs):
+    """One risk-coverage step curve on ax, labelled with its name and AURC."""
+    line_kwargs = {"drawstyle": "steps-pre"}
+    if name is not None and aurc is not None:
+        line_kwargs["label"] = f"{name} (AURC = {aurc:.3f})"
+    elif name is not None:
+        line_kwargs["label"] = str(name)
+    elif aurc is not None:
+        line_kwargs["label"] = f"AURC = {aurc:.3f}"
+    line_kwargs.update(kwargs)
+    coverage = np.asarray(coverage, dtype=float)
+    risk = np.asarray(risk, dtype=float)
+    # Start the steps at coverage 0 so the area under the line is the AURC.
+    (line,) = ax.plot(np.r_[0.0, coverage], np.r_[risk[:1], risk], **line_kwargs)
+    return line
+
+
+def _class_name(name, label):
+    return f"class {label}" if name is None else f"{name}, class {label}"
+
+
+def _per_class_curves(y_true, y_proba, labels, sample_weight):
+    """The constructor's arguments for one curve per predicted class."""
+    y_true = column_or_1d(y_true, input_name="y_true")
+    y_proba = np.asarray(y_proba)
+    labels = np.unique(y_true if labels is None else column_or_1d(labels, input_name="labels"))
+    if y_proba.ndim == 1:
+        y_proba = np.column_stack([1.0 - y_proba, y_proba])
+    if y_proba.ndim != 2 or y_proba.shape[1] != len(labels):
+        # The full checks and their messages are risk_coverage_curve's.
+        risk_coverage_curve(y_true, y_proba, labels=labels, sample_weight=sample_weight)
+    weight = None if sample_weight is None else np.asarray(sample_weight)
+    predicted = y_proba.argmax(axis=1)
+    curves = {"coverage": [], "risk": [], "thresholds": [], "aurc": [], "class_labels": []}
+    for k, label in enumerate(labels):
+        mine = predicted == k
+        if not mine.any():
+            continue
+        args = (y_true[mine], y_proba[mine])
+        params = {"labels": labels, "sample_weight": None if weight is None else weight[mine]}
+        coverage, risk, thresholds = risk_coverage_curve(*args, **params)
+        for key, value in zip(curves, (coverage, risk, thresholds, aurc_score(*args, **params))):
+            curves[key].append(value)
+        curves["class_labels"].append(label)
+    curves["class_labels"] = np.asarray(curves["class_labels"])
+    return curves

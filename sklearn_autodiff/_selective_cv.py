@@ -4,10 +4,13 @@ Public through :mod:`sklearn_autodiff.selective`.
 """
 
 import numbers
+import os
+import sys
 import warnings
 from collections import namedtuple
 
 import numpy as np
+import sklearn
 from scipy.stats import beta as beta_distribution
 from sklearn.base import (
     BaseEstimator,
@@ -34,6 +37,14 @@ from .selective import _acceptance_steps
 
 _Selection = namedtuple(
     "_Selection", ["threshold", "coverage", "risk", "risk_bound", "n_candidates"]
+)
+
+# The fitted attributes of per_class=True, one entry per class.
+_PER_CLASS_ATTRIBUTES = (
+    "class_thresholds_",
+    "class_cv_coverages_",
+    "class_cv_risks_",
+    "class_risk_bounds_",
 )
 
 # Coverages are ratios of sums of weights; this absorbs their rounding.
@@ -69,24 +80,22 @@ def _select_threshold(
 ):
     """Choose the rejection threshold from held-out confidences.
 
-    Exactly one of target_coverage, target_risk and reject_cost is set; the
-    rules are those documented in :class:`SelectiveClassifierCV`. A sample
-    is accepted when its confidence is >= the threshold; the threshold is 0
-    when every held-out sample is accepted and inf when none is.
+    Exactly one of target_coverage, target_risk and reject_cost is set (the
+    rules of :class:`SelectiveClassifierCV`). A sample is accepted when its
+    confidence is >= the threshold: 0 accepts all, inf none.
 
     Returns
     -------
     _Selection
         threshold, held-out coverage and selective risk at it, the risk bound
-        (the Clopper-Pearson bound with confidence_level, else the empirical
-        risk) and the number of candidate thresholds compared.
+        (Clopper-Pearson with confidence_level, else the empirical risk; the
+        best one reached if none qualifies) and the number of candidates.
     """
     values, accepted, errors = _acceptance_steps(confidence, correct, sample_weight)
     if len(values) == 0:
         raise ValueError("No held-out sample has a positive weight; cannot choose a threshold.")
-    total = accepted[-1]
+    total, last = accepted[-1], len(values) - 1
     coverage = accepted / total
-    last = len(values) - 1
 
     def at(index, bound=None, n_candidates=1):
         risk = errors[index] / accepted[index]
@@ -111,72 +120,211 @@ def _select_threshold(
             return _Selection(np.inf, 0.0, np.nan, np.nan, len(losses))
         return at(best - 1, n_candidates=len(losses))
 
-    # target_risk: candidate thresholds, then the lowest one that passes.
+    delta = None if confidence_level is None else 1.0 - confidence_level
+    selection, diagnosis = _risk_rule(values, accepted, errors, target_risk, delta, thresholds)
+    if diagnosis is not None:
+        _warn_external(
+            _unreachable_message(selection, diagnosis, total, target_risk, confidence_level)
+        )
+    return selection
+
+
+def _risk_candidates(values, accepted, errors, thresholds):
+    """Candidate thresholds of the target_risk rule, with their acceptance and errors.
+
+    An int T takes the highest thresholds accepting at least 1/T, 2/T, ..., 1
+    of the samples (duplicates removed); an array gives the candidates.
+    """
+    last = len(values) - 1
     if isinstance(thresholds, numbers.Integral):
         levels = np.arange(1, thresholds + 1) / thresholds
-        index = np.unique(np.minimum(np.searchsorted(coverage, levels - _COVERAGE_TOL), last))
+        index = np.unique(
+            np.minimum(np.searchsorted(accepted / accepted[-1], levels - _COVERAGE_TOL), last)
+        )
         candidates = np.where(index == last, 0.0, values[index])
-        cand_accepted, cand_errors = accepted[index], errors[index]
-    else:
-        candidates = np.unique(np.asarray(thresholds, dtype=np.float64))
-        # Number of groups with value >= candidate (values are decreasing).
-        n_groups = np.searchsorted(-values, -candidates, side="right")
-        cand_accepted = np.where(n_groups > 0, accepted[n_groups - 1], 0.0)
-        cand_errors = np.where(n_groups > 0, errors[n_groups - 1], 0.0)
+        return candidates, accepted[index], errors[index]
+    candidates = np.unique(np.asarray(thresholds, dtype=np.float64))
+    # Number of groups with value >= candidate (values are decreasing).
+    n_groups = np.searchsorted(-values, -candidates, side="right")
+    cand_accepted = np.where(n_groups > 0, accepted[np.maximum(n_groups - 1, 0)], 0.0)
+    cand_errors = np.where(n_groups > 0, errors[np.maximum(n_groups - 1, 0)], 0.0)
+    return candidates, cand_accepted, cand_errors
+
+
+def _risk_rule(values, accepted, errors, target_risk, delta, thresholds):
+    """The lowest candidate threshold whose risk (or bound) is at most target_risk.
+
+    With ``delta`` (the error probability to spend, None for the empirical
+    rule) each of the m candidates gets the Clopper-Pearson bound at level
+    :math:`1 - \\delta / m`. When none passes, the selection rejects all
+    (threshold inf) and its ``risk_bound`` is the best bound reached.
+
+    Returns
+    -------
+    selection : _Selection
+    diagnosis : tuple or None
+        None when a candidate passes; else the empirical risk and coverage
+        of every candidate and ``delta``, for the warning.
+    """
+    candidates, cand_accepted, cand_errors = _risk_candidates(
+        values, accepted, errors, thresholds
+    )
     n_candidates = len(candidates)
     with np.errstate(invalid="ignore", divide="ignore"):
         risk = cand_errors / cand_accepted
-    if confidence_level is None:
+    if delta is None:
         bound = risk
     else:
-        delta = (1.0 - confidence_level) / n_candidates
-        bound = _binomial_upper_bound(cand_errors, cand_accepted, delta)
+        bound = _binomial_upper_bound(cand_errors, cand_accepted, delta / n_candidates)
+    coverage = cand_accepted / accepted[-1]
     passing = np.flatnonzero(bound <= target_risk)
     if len(passing) == 0:
-        _warn_unreachable_risk(
-            risk, cand_accepted / total, total, target_risk, confidence_level, n_candidates
-        )
-        return _Selection(np.inf, 0.0, np.nan, np.nan, n_candidates)
+        best = float(np.nanmin(bound)) if np.isfinite(bound).any() else np.nan
+        failed = _Selection(np.inf, 0.0, np.nan, best, n_candidates)
+        return failed, (risk, coverage, delta)
     # Lowest threshold = highest coverage among the candidates that pass.
     chosen = passing[np.argmin(candidates[passing])]
-    return _Selection(
+    chosen_selection = _Selection(
         threshold=float(candidates[chosen]),
-        coverage=float(cand_accepted[chosen] / total),
+        coverage=float(coverage[chosen]),
         risk=float(risk[chosen]),
         risk_bound=float(bound[chosen]),
         n_candidates=n_candidates,
     )
+    return chosen_selection, None
 
 
-def _warn_unreachable_risk(risk, coverage, total, target_risk, confidence_level, n_candidates):
-    """Warn that no candidate meets target_risk, with what it would take."""
+def _lowest_risk(diagnosis):
+    """The lowest empirical risk at a candidate that accepts something."""
+    risk, coverage, _ = diagnosis
     usable = coverage > 0
-    best = np.nanmin(risk[usable]) if usable.any() else np.nan
+    return np.nanmin(risk[usable]) if usable.any() else np.nan
+
+
+def _needed_samples(diagnosis, target_risk):
+    """Roughly how many samples would let some candidate's bound reach target_risk.
+
+    At the same empirical risks and coverages as now, the smallest sample
+    size over the candidates whose empirical risk is below the target; None
+    when none is (more data would not help).
+    """
+    risk, coverage, delta = diagnosis
+    n_candidates = len(risk)
+    usable = (coverage > 0) & (risk < target_risk)
+    if not usable.any():
+        return None
+    return min(
+        _samples_needed(p, c, target_risk, delta / n_candidates)
+        for p, c in zip(risk[usable], coverage[usable])
+    )
+
+
+def _unreachable_message(selection, diagnosis, total, target_risk, confidence_level):
+    """The warning of the marginal rule when no candidate meets target_risk."""
     message = (
         f"No threshold reaches target_risk={target_risk}: every sample will be "
         "rejected (threshold_ = inf). "
     )
-    if not best < target_risk:
-        message += (
+    best = _lowest_risk(diagnosis)
+    if not best < target_risk or confidence_level is None:
+        return message + (
             f"The lowest cross-validated selective risk at any candidate threshold "
             f"is {best:.3g}, above the target, so more data would not help; raise "
             "target_risk or use a more accurate estimator."
         )
-    else:
-        delta = (1.0 - confidence_level) / n_candidates
-        needed = min(
-            _samples_needed(p, c, target_risk, delta)
-            for p, c in zip(risk[usable], coverage[usable])
-            if p < target_risk
+    needed = _needed_samples(diagnosis, target_risk)
+    return message + (
+        f"The empirical risk is below the target at some thresholds, but with "
+        f"{total:.0f} cross-validated samples its Clopper-Pearson bound at "
+        f"confidence_level={confidence_level} is not (the best bound reached is "
+        f"{selection.risk_bound:.3g}). At the same risks and coverages, roughly "
+        f"{needed:,} samples would be needed; alternatively lower confidence_level "
+        "or raise target_risk."
+    )
+
+
+def _select_per_class(confidence, predicted, correct, sample_weight, n_classes, *, rule):
+    """One target_risk threshold per predicted class (``per_class=True``).
+
+    Class k's rule sees only the held-out samples predicted as k, and spends
+    :math:`\\delta / K` of the error probability (Bonferroni over the K
+    classes), split over its own candidates as in the marginal rule.
+    ``rule`` holds target_risk, confidence_level and thresholds.
+
+    Returns
+    -------
+    selections : list of _Selection
+        One per class; coverage and risk are among the samples predicted as
+        that class.
+    failures : list of (int, float, tuple or None)
+        Class index, its held-out weight and the diagnosis, for each class
+        that rejects all its predictions.
+    """
+    target_risk, confidence_level, thresholds = rule
+    delta = None if confidence_level is None else (1.0 - confidence_level) / n_classes
+    weight = np.ones(len(confidence)) if sample_weight is None else np.asarray(sample_weight)
+    selections, failures = [], []
+    for k in range(n_classes):
+        mine = (predicted == k) & (weight > 0)
+        if not mine.any():
+            # Nothing to certify with: the bound of no data is 1.
+            bound = np.nan if delta is None else 1.0
+            selections.append(_Selection(np.inf, 0.0, np.nan, bound, 0))
+            failures.append((k, 0.0, None))
+            continue
+        values, accepted, errors = _acceptance_steps(confidence[mine], correct[mine], weight[mine])
+        selection, diagnosis = _risk_rule(
+            values, accepted, errors, target_risk, delta, thresholds
         )
-        message += (
-            f"The empirical risk is below the target at some thresholds, but with "
-            f"{total:.0f} cross-validated samples its Clopper-Pearson bound at "
-            f"confidence_level={confidence_level} is not. At the same risks and "
-            f"coverages, roughly {needed:,} samples would be needed; alternatively "
-            "lower confidence_level or raise target_risk."
-        )
-    warnings.warn(message, UserWarning, stacklevel=4)
+        selections.append(selection)
+        if diagnosis is not None:
+            failures.append((k, float(accepted[-1]), diagnosis))
+    return selections, failures
+
+
+def _per_class_message(failures, classes, target_risk, confidence_level):
+    """The warning for the classes whose predictions will all be rejected."""
+    delta = None if confidence_level is None else (1.0 - confidence_level) / len(classes)
+    lines = []
+    for k, n_held_out, diagnosis in failures:
+        head = f"class {classes.tolist()[k]!r} ({n_held_out:.0f} held-out predictions): "
+        if diagnosis is None:
+            needed = None if delta is None else _samples_needed(0.0, 1.0, target_risk, delta)
+            lines.append(head + "none predicted" + (
+                "" if needed is None else f"; at least {needed:,} error-free ones needed"
+            ))
+            continue
+        needed = None if delta is None else _needed_samples(diagnosis, target_risk)
+        if needed is None:
+            lines.append(
+                head + f"lowest selective risk {_lowest_risk(diagnosis):.3g}, above the "
+                "target, so more data would not help"
+            )
+        else:
+            lines.append(
+                head + f"roughly {needed:,} would be needed at the same risks and coverages"
+            )
+    return (
+        f"No threshold reaches target_risk={target_risk} for {len(failures)} of "
+        f"{len(classes)} classes; all their predictions will be rejected "
+        "(class_thresholds_ = inf). " + "; ".join(lines) + ". Raise target_risk, "
+        "lower confidence_level, add calibration data or use a more accurate estimator."
+    )
+
+
+# Warnings point at the first caller outside these two packages: the user's
+# fit (or GridSearchCV's), not scikit-learn's _fit_context wrapper.
+_INTERNAL_DIRS = tuple(
+    os.path.dirname(module.__file__) + os.sep for module in (sklearn, sys.modules[__package__])
+)
+
+
+def _warn_external(message, category=UserWarning):
+    """warnings.warn, attributed to the first frame outside the library code."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_DIRS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _samples_needed(risk, coverage, target_risk, delta):
@@ -196,6 +344,19 @@ def _samples_needed(risk, coverage, target_risk, delta):
         middle = (low + high) // 2
         low, high = (low, middle) if reaches(middle) else (middle, high)
     return high
+
+
+def _overall_bound(bounds, coverages):
+    """``risk_bound_`` of the per-class rule.
+
+    Every accepted prediction is of a class whose bound holds, so the largest
+    bound among the classes that accept anything bounds the overall
+    selective risk too. When no class accepts anything, the best bound
+    reached, as the marginal rule reports.
+    """
+    if (coverages > 0).any():
+        return float(np.max(bounds[coverages > 0]))
+    return float(np.nanmin(bounds)) if np.isfinite(bounds).any() else np.nan
 
 
 def _estimator_has(attr):
@@ -231,7 +392,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
       at most r. Without ``confidence_level`` the risk is the empirical one,
       **and there is no guarantee**: the chosen threshold sits where the
       empirical risk just dips below r, so the true risk exceeds r about
-      half of the time. With ``confidence_level = 1 - \\delta``, the rule is
+      half of the time. With ``confidence_level`` :math:`= 1 - \\delta`, the rule is
       selection with guaranteed risk (Geifman and El-Yaniv, 2017): the risk
       of each of the m candidates is replaced by its one-sided
       Clopper-Pearson upper bound at level :math:`1 - \\delta / m` (the union
@@ -254,6 +415,27 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
       for a miscalibrated estimator. (To use :math:`1 - c` as is, set
       ``reject_threshold=1 - c`` on one of this package's estimators.)
 
+    With ``per_class=True`` (only with ``target_risk``) the ``target_risk``
+    rule runs once per predicted class k, on the held-out samples predicted
+    as k, with its own candidates (``thresholds`` quantiles of their
+    confidences) and :math:`\\delta / K` in place of :math:`\\delta`
+    (Bonferroni over the K classes). A sample predicted as k is then
+    rejected when :math:`\\kappa(x) <` ``class_thresholds_[k]``, and for a
+    classifier fixed before the calibration samples were drawn, with
+    probability at least :math:`1 - \\delta`, jointly for every class k,
+
+    .. math:: P\\big(y \\ne k \\mid \\hat y(x) = k,\\ \\kappa(x) \\ge \\tau_k\\big) \\le r.
+
+    Class k's rule is wrong with probability at most :math:`\\delta / K`
+    (the marginal argument, applied to the samples predicted as k, which
+    are independent draws from the data given :math:`\\hat y(x) = k`), and
+    the union bound adds these up to :math:`\\delta`. A hard class pays
+    with a higher threshold (less coverage) instead of hiding behind the
+    average; a class with too few held-out predictions to certify anything
+    rejects all its predictions (``class_thresholds_[k] = inf``), with a
+    warning saying roughly how many it would need. The user guide
+    (:ref:`reject_option`) has the proof and its assumptions.
+
     Every rule gives ``threshold_ = 0`` when it accepts all held-out samples,
     so that then nothing is ever rejected, and ties in the loss or between
     candidates are resolved towards more coverage.
@@ -273,6 +455,10 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Only with ``target_risk``: the probability :math:`1 - \\delta` with
         which the selective risk is guaranteed to be at most ``target_risk``.
         None uses the empirical risk, without a guarantee.
+    per_class : bool, default=False
+        Only with ``target_risk``: one threshold per predicted class, each
+        class's selective risk bounded (see above), instead of one threshold
+        bounding the risk over all accepted samples.
     cv : int, cross-validation generator or iterable, default=5
         How to split the data for the out-of-fold probabilities, as in
         :func:`sklearn.model_selection.cross_val_predict`; an int k means
@@ -280,9 +466,13 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     thresholds : int or array-like, default=100
         Candidate thresholds of the ``target_risk`` rule. An int T takes the
         highest thresholds accepting at least 1/T, 2/T, ..., 1 of the held-out
-        samples (duplicates removed); an array gives the candidates. The union
+        samples (duplicates removed; with ``per_class=True``, of each class's
+        held-out predictions); an array gives the candidates. The union
         bound divides :math:`\\delta` by their number, so fewer candidates give
-        a tighter bound but a coarser choice.
+        a tighter bound but a coarser choice. Strictly, the guarantee's proof
+        needs candidates fixed before the calibration data are seen, which an
+        array is; the int quantiles depend on the held-out confidences (as in
+        Geifman and El-Yaniv, 2017).
     reject_label : scalar or None, default=None
         The label of rejections; None means -1 for numeric classes and
         ``"reject"`` for string classes. It must not be a class and must be
@@ -301,15 +491,33 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The estimator refitted on all the data.
     threshold_ : float
         Samples with confidence below it are rejected; 0 never rejects, inf
-        always does.
+        always does. Not set with ``per_class=True``.
     cv_coverage_ : float
-        Held-out coverage at ``threshold_``.
+        Held-out coverage at ``threshold_`` (at ``class_thresholds_`` with
+        ``per_class=True``).
     cv_risk_ : float
-        Held-out selective risk at ``threshold_`` (nan if nothing accepted).
+        Held-out selective risk there (nan if nothing accepted).
     risk_bound_ : float
         With ``target_risk``: the bound that was compared to it (the
         Clopper-Pearson bound with ``confidence_level``, else the empirical
-        risk). nan for the other rules.
+        risk); when no threshold qualifies, the best (smallest) bound any
+        candidate reached, to show how far the target is. With
+        ``per_class=True``, the largest of ``class_risk_bounds_`` over the
+        classes that accept something, which also bounds the overall
+        selective risk. nan for the other rules.
+    class_thresholds_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: the threshold of each predicted class,
+        in the order of ``classes_`` (inf: all its predictions rejected).
+    class_cv_coverages_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: the fraction of the held-out samples
+        predicted as each class that its threshold accepts.
+    class_cv_risks_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: the held-out selective risk of each
+        class's accepted predictions (nan where none are accepted).
+    class_risk_bounds_ : ndarray of shape (n_classes,)
+        Only with ``per_class=True``: each class's bound at its threshold
+        (at level :math:`1 - \\delta / (K m_k)` for its :math:`m_k`
+        candidates), or the best bound it reached where it rejects all.
     reject_label_ : scalar
         The label :meth:`predict` answers for rejected samples.
     classes_ : ndarray of shape (n_classes,)
@@ -366,6 +574,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "target_risk": [Interval(numbers.Real, 0, 1, closed="both"), None],
         "reject_cost": [Interval(numbers.Real, 0, 1, closed="both"), None],
         "confidence_level": [Interval(numbers.Real, 0, 1, closed="neither"), None],
+        "per_class": ["boolean"],
         "cv": ["cv_object"],
         "thresholds": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
         "reject_label": "no_validation",
@@ -381,6 +590,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         target_risk=None,
         reject_cost=None,
         confidence_level=None,
+        per_class=False,
         cv=5,
         thresholds=100,
         reject_label=None,
@@ -392,6 +602,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.target_risk = target_risk
         self.reject_cost = reject_cost
         self.confidence_level = confidence_level
+        self.per_class = per_class
         self.cv = cv
         self.thresholds = thresholds
         self.reject_label = reject_label
@@ -416,6 +627,12 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "confidence_level only applies to target_risk (it is the "
                 "probability that the selective risk is at most target_risk); "
                 f"it cannot be used with {chosen[0]}."
+            )
+        if self.per_class and self.target_risk is None:
+            raise ValueError(
+                "per_class=True bounds the selective risk of each predicted class, "
+                f"so it needs target_risk; it cannot be used with {chosen[0]}. Use "
+                "target_risk (with confidence_level for a guarantee), or per_class=False."
             )
         if not isinstance(self.thresholds, numbers.Integral):
             candidates = np.asarray(self.thresholds, dtype=np.float64)
@@ -463,6 +680,79 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return X_, y_, weight
 
         X, y, sample_weight = comm.agree(read_shard)
+        classes = self._classes(y, comm)
+        # Check the reject label now, before the costly cross-validation.
+        resolve_reject_label(classes, self.reject_label)
+        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+
+        if comm.active:
+            held_out = self._distributed_out_of_fold(X, y, sample_weight, classes, comm)
+        else:
+            held_out = self._out_of_fold(X, y, sample_weight, classes)
+        fitted = self._choose_thresholds(held_out, classes)
+
+        estimator = clone(self.estimator).fit(X, y, **fit_params)
+        # Only now, with everything computed, replace what an earlier fit left.
+        for name in _PER_CLASS_ATTRIBUTES + ("threshold_",):
+            self.__dict__.pop(name, None)
+        self.__dict__.update(fitted)
+        self.estimator_ = estimator
+        self.reject_label_, _ = resolve_reject_label(self.estimator_.classes_, self.reject_label)
+        for name in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self.estimator_, name):
+                setattr(self, name, getattr(self.estimator_, name))
+        return self
+
+    def _choose_thresholds(self, held_out, classes):
+        """The fitted threshold attributes, as a dict, from the held-out predictions."""
+        confidence, predicted, correct, weight = held_out
+        if not self.per_class:
+            selection = _select_threshold(
+                confidence,
+                correct,
+                weight,
+                target_coverage=self.target_coverage,
+                target_risk=self.target_risk,
+                reject_cost=self.reject_cost,
+                confidence_level=self.confidence_level,
+                thresholds=self.thresholds,
+            )
+            return {
+                "threshold_": selection.threshold,
+                "cv_coverage_": selection.coverage,
+                "cv_risk_": selection.risk,
+                "risk_bound_": selection.risk_bound if self.target_risk is not None else np.nan,
+            }
+        weight = np.ones(len(confidence)) if weight is None else np.asarray(weight, np.float64)
+        if not weight.sum() > 0:
+            raise ValueError("No held-out sample has a positive weight; cannot choose a threshold.")
+        rule = (self.target_risk, self.confidence_level, self.thresholds)
+        selections, failures = _select_per_class(
+            confidence, predicted, correct, weight, len(classes), rule=rule
+        )
+        if failures:
+            _warn_external(
+                _per_class_message(failures, classes, self.target_risk, self.confidence_level)
+            )
+        thresholds = np.array([sel.threshold for sel in selections])
+        bounds = np.array([sel.risk_bound for sel in selections])
+        accepted = confidence >= thresholds[predicted]
+        n_accepted = weight[accepted].sum()
+        coverages = np.array([sel.coverage for sel in selections])
+        return {
+            "class_thresholds_": thresholds,
+            "class_cv_coverages_": coverages,
+            "class_cv_risks_": np.array([sel.risk for sel in selections]),
+            "class_risk_bounds_": bounds,
+            "cv_coverage_": float(n_accepted / weight.sum()),
+            "cv_risk_": float(weight[accepted & ~correct].sum() / n_accepted)
+            if n_accepted > 0
+            else np.nan,
+            "risk_bound_": _overall_bound(bounds, coverages),
+        }
+
+    def _classes(self, y, comm):
+        """The sorted classes (over all ranks), at least two of them."""
         classes = np.unique(y)
         if comm.active:
             classes = union_of_labels(comm.gather(classes))
@@ -472,52 +762,29 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{type(self).__name__} needs samples of at least 2 classes, but the "
                 f"data contains {found}."
             )
-        # Check the reject label now, before the costly cross-validation.
-        resolve_reject_label(classes, self.reject_label)
-        fit_params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return classes
 
-        if comm.active:
-            confidence, correct, weight = self._distributed_out_of_fold(
-                X, y, sample_weight, classes, comm
-            )
-        else:
-            proba = cross_val_predict(
-                clone(self.estimator),
-                X,
-                y,
-                cv=self._splitter(y),
-                method="predict_proba",
-                n_jobs=self.n_jobs,
-                params=fit_params,
-            )
-            proba = np.asarray(proba)
-            confidence = proba.max(axis=1)
-            correct = proba.argmax(axis=1) == np.searchsorted(classes, y)
-            weight = sample_weight
-        selection = _select_threshold(
-            confidence,
-            correct,
-            weight,
-            target_coverage=self.target_coverage,
-            target_risk=self.target_risk,
-            reject_cost=self.reject_cost,
-            confidence_level=self.confidence_level,
-            thresholds=self.thresholds,
+    def _out_of_fold(self, X, y, sample_weight, classes):
+        """Out-of-fold (confidence, predicted, correct, weight); predicted indexes classes."""
+        params = {} if sample_weight is None else {"sample_weight": sample_weight}
+        proba = cross_val_predict(
+            clone(self.estimator),
+            X,
+            y,
+            cv=self._splitter(y),
+            method="predict_proba",
+            n_jobs=self.n_jobs,
+            params=params,
         )
-
-        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-        self.threshold_ = selection.threshold
-        self.cv_coverage_ = selection.coverage
-        self.cv_risk_ = selection.risk
-        self.risk_bound_ = selection.risk_bound if self.target_risk is not None else np.nan
-        self.reject_label_, _ = resolve_reject_label(self.estimator_.classes_, self.reject_label)
-        for name in ("n_features_in_", "feature_names_in_"):
-            if hasattr(self.estimator_, name):
-                setattr(self, name, getattr(self.estimator_, name))
-        return self
+        proba = np.asarray(proba)
+        predicted = proba.argmax(axis=1)
+        correct = predicted == np.searchsorted(classes, y)
+        return proba.max(axis=1), predicted, correct, sample_weight
 
     def _distributed_out_of_fold(self, X, y, sample_weight, classes, comm):
-        """Out-of-fold (confidence, correct, weight) of every rank's shard.
+        """Out-of-fold (confidence, predicted, correct, weight) of every rank's shard.
+
+        ``predicted`` indexes ``classes``, the union of the ranks' classes.
 
         Each rank splits its own shard; fold k of every rank trains one
         distributed model (the fits are collective), which predicts each
@@ -528,16 +795,19 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if len({n for n in comm.gather(len(folds))}) > 1:
             raise ValueError("Every rank must split its shard into the same number of folds.")
         confidence = np.empty(len(y))
+        predicted = np.empty(len(y), dtype=np.intp)
         correct = np.empty(len(y), dtype=bool)
         for train, test in folds:
             params = {} if sample_weight is None else {"sample_weight": sample_weight[train]}
             fold = clone(self.estimator).fit(_safe_indexing(X, train), y[train], **params)
             proba = np.asarray(fold.predict_proba(_safe_indexing(X, test)))
             confidence[test] = proba.max(axis=1)
-            correct[test] = fold.classes_[proba.argmax(axis=1)] == y[test]
+            labels = fold.classes_[proba.argmax(axis=1)]
+            predicted[test] = np.searchsorted(classes, labels)
+            correct[test] = labels == y[test]
         # Unit weights where a rank passed none, so the shards concatenate.
         weight = np.ones(len(y)) if sample_weight is None else sample_weight
-        shards = comm.gather((confidence, correct, weight))
+        shards = comm.gather((confidence, predicted, correct, weight))
         return tuple(np.concatenate(parts) for parts in zip(*shards))
 
     @property
@@ -570,8 +840,17 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # after fit takes effect.
         reject_label, dtype = resolve_reject_label(self.classes_, self.reject_label)
         labels = self.classes_[proba.argmax(axis=1)].astype(dtype)
-        labels[proba.max(axis=1) < self.threshold_] = reject_label
+        labels[self._rejected(proba)] = reject_label
         return labels
+
+    def _rejected(self, proba):
+        """True where the confidence is below the threshold of the predicted class."""
+        confidence = proba.max(axis=1)
+        # The fitted attributes decide, not per_class: set_params after fit
+        # must not change what predict does.
+        if hasattr(self, "class_thresholds_"):
+            return confidence < self.class_thresholds_[proba.argmax(axis=1)]
+        return confidence < self.threshold_
 
     def reject_mask(self, X):
         """Which samples :meth:`predict` rejects.
@@ -586,7 +865,7 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         mask : ndarray of bool, shape (n_samples,)
             True where :math:`\\max_k P(k \\mid x) <` ``threshold_``.
         """
-        return self._proba(X).max(axis=1) < self.threshold_
+        return self._rejected(self._proba(X))
 
     def predict_proba(self, X):
         """Class probabilities of ``estimator_`` (unaffected by rejection).

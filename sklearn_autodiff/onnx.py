@@ -56,6 +56,13 @@ about ``1e-6`` (the tests require ``1e-4``); a float64 sample input gives a floa
 largest probability lies within float32 rounding of ``reject_threshold``
 may be rejected on one side and not on the other.
 
+A fitted :class:`~sklearn_autodiff.SelectiveClassifierCV` converts too,
+around any model skl2onnx converts (one of ours, a scikit-learn classifier,
+a pipeline, a :class:`~sklearn.frozen.FrozenEstimator`): the graph holds the
+wrapped model's probabilities and the learned reject rule, ``threshold_``
+or, with ``per_class=True``, the predicted class's entry of
+``class_thresholds_``, so its labels are those of ``predict``.
+
 This module needs ``skl2onnx`` (``pip install sklearn_autodiff[onnx]``,
 which also installs ``onnxruntime`` to run the graphs); the rest of the
 package does not.
@@ -83,7 +90,7 @@ import numpy as np
 from .linear_model import BCELogisticClassifier, TanhLogisticClassifier
 from .neural_network import MLPSoftmaxClassifier
 
-__all__ = ["register_converters"]
+__all__ = ["register_converters", "register_selective_converter"]
 
 #: skl2onnx alias of each estimator.
 ALIASES = {
@@ -329,3 +336,122 @@ def register_converters():
 
 
 register_converters()
+
+
+# ------------------------------------------- SelectiveClassifierCV (reject rule)
+
+#: skl2onnx alias of the selective meta-estimator.
+SELECTIVE_ALIAS = "SklearnAutodiffSelectiveClassifierCV"
+
+
+def _deployed_estimator(selective):
+    """The model a fitted SelectiveClassifierCV predicts with (a frozen one unwrapped)."""
+    from sklearn.frozen import FrozenEstimator
+
+    inner = selective.estimator_
+    while isinstance(inner, FrozenEstimator):
+        inner = inner.estimator
+    return inner
+
+
+def parse_selective(scope, model, inputs, custom_parsers=None):
+    """skl2onnx parser: the wrapped model's probabilities, then the reject rule.
+
+    The wrapped model (any classifier or pipeline skl2onnx converts) is
+    parsed without ZipMap; its probabilities feed the operator of
+    :func:`convert_selective`, whose outputs get the ZipMap the user asked
+    for, as for any classifier.
+    """
+    from skl2onnx._parse import _apply_zipmap, _parse_sklearn
+
+    options = scope.get_options(model, {"zipmap": True})
+    inner = _deployed_estimator(model)
+    scope.add_options(id(inner), {"zipmap": False})
+    inner_outputs = _parse_sklearn(scope, inner, inputs, custom_parsers=custom_parsers)
+    operator = scope.declare_local_operator(SELECTIVE_ALIAS, model)
+    operator.inputs = [inner_outputs[1]]
+    kind = _label_kind(_host(model.classes_))
+    label_type = StringTensorType if kind == "str" else Int64TensorType
+    operator.outputs.append(scope.declare_local_variable("label", label_type()))
+    operator.outputs.append(
+        scope.declare_local_variable("probabilities", type(inner_outputs[1].type)())
+    )
+    if options["zipmap"] is False:
+        return list(operator.outputs)
+    return _apply_zipmap(options["zipmap"], scope, model, inputs[0].type, operator.outputs)
+
+
+def calculate_selective_shapes(operator):
+    """skl2onnx shape calculator of the reject rule: ``label`` (N,), ``probabilities`` (N, K)."""
+    classes = _host(operator.raw_operator.classes_)
+    n = operator.inputs[0].get_first_dimension()
+    label_type = StringTensorType if _label_kind(classes) == "str" else Int64TensorType
+    operator.outputs[0].type = label_type(shape=[n])
+    operator.outputs[1].type = _proba_type(operator)(shape=[n, len(classes)])
+
+
+def _selective_reject_value(kind, reject_label):
+    """The reject label as a one-element constant of the ONNX label type."""
+    if kind == "str":
+        if not isinstance(reject_label, str):
+            raise ValueError(
+                f"reject_label={reject_label!r} is not a string, but the class labels are; "
+                "ONNX labels have a single type."
+            )
+        return np.array([reject_label], dtype=object)
+    if not (isinstance(reject_label, numbers.Real) and float(reject_label).is_integer()):
+        raise ValueError(f"reject_label={reject_label!r} cannot be carried as an int64 ONNX label.")
+    return np.array([int(reject_label)], np.int64)
+
+
+def convert_selective(scope, operator, container):
+    """skl2onnx converter: argmax labels, and the reject label below the threshold.
+
+    The threshold is ``threshold_`` or, with ``per_class=True``, the entry of
+    ``class_thresholds_`` for the predicted class (a Gather on the argmax),
+    so the labels are those of :meth:`SelectiveClassifierCV.predict`.
+    """
+    from ._reject import resolve_reject_label
+
+    model = operator.raw_operator
+    dtype = _np_float(operator)
+    b = _Builder(scope, container, "SelectiveClassifierCV")
+    proba = operator.inputs[0].full_name
+    b.node("Identity", [proba], output=operator.outputs[1].full_name)
+    classes = _host(model.classes_)
+    kind = _label_kind(classes)
+    class_values = (
+        np.array([str(c) for c in classes], dtype=object) if kind == "str"
+        else classes.astype(np.int64)
+    )
+    index = b.node("ArgMax", [proba], "argmax", axis=1, keepdims=0)
+    labels = b.node("Gather", [b.const("classes", class_values), index], "labels", axis=0)
+    if hasattr(model, "class_thresholds_"):
+        table = b.const("class_thresholds", np.asarray(model.class_thresholds_, dtype))
+        threshold = b.node("Gather", [table, index], "threshold", axis=0)
+    else:
+        threshold = b.const("threshold", np.array([model.threshold_], dtype))
+    confidence = b.reduce_max(proba, "confidence")
+    rejected = b.node("Less", [confidence, threshold], "rejected")
+    # As predict: the label is resolved now, so a reject_label set after fit counts.
+    reject_label, _ = resolve_reject_label(classes, model.reject_label)
+    reject_const = b.const("reject_label", _selective_reject_value(kind, reject_label))
+    labels = b.node("Where", [rejected, reject_const, labels], "labels_or_reject")
+    b.node("Identity", [labels], output=operator.outputs[0].full_name)
+
+
+def register_selective_converter():
+    """Register SelectiveClassifierCV with skl2onnx (done on import; idempotent)."""
+    from ._selective_cv import SelectiveClassifierCV
+
+    update_registered_converter(
+        SelectiveClassifierCV,
+        SELECTIVE_ALIAS,
+        calculate_selective_shapes,
+        convert_selective,
+        parser=parse_selective,
+        options={"zipmap": [True, False, "columns"], "nocl": [False]},
+    )
+
+
+register_selective_converter()

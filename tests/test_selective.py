@@ -3,6 +3,7 @@
 Expected values of the metrics are worked out by hand in the comments.
 """
 
+import re
 import subprocess
 import sys
 import warnings
@@ -703,3 +704,296 @@ def test_display_from_estimator(noisy):
     assert display.aurc == pytest.approx(aurc_score(y_test, clf.predict_proba(X_test)))
     assert display.line_.get_label().startswith("BCELogisticClassifier (AURC = ")
     plt.close("all")
+
+
+# ------------------------------------------------ per-class guarantee
+
+# Three Gaussian classes in the plane; the model is fitted on clean labels,
+# but in deployment (calibration and test data) a class-2 label is replaced
+# by another class with probability 1 - P_clean(2 | x): the model is about
+# twice as overconfident on class 2 as it looks. Class 2 is the hard class.
+_CENTERS = 2.0 * np.array([[1.0, 0.0], [-0.5, 0.866], [-0.5, -0.866]])
+
+
+def _clean_posterior(X):
+    logits = X @ _CENTERS.T
+    logits -= logits.max(axis=1, keepdims=True)
+    p = np.exp(logits)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _deployed_posterior(X):
+    p = _clean_posterior(X)
+    moved = p[:, 2] * (1.0 - p[:, 2])  # mass leaving class 2, split over 0 and 1
+    return np.column_stack([p[:, 0] + moved / 2, p[:, 1] + moved / 2, p[:, 2] - moved])
+
+
+def _hard_class_data(rng, n, deployed=True):
+    X = _CENTERS[rng.integers(0, 3, n)] + rng.standard_normal((n, 2))
+    p = _deployed_posterior(X) if deployed else _clean_posterior(X)
+    y = (rng.random((n, 1)) > p.cumsum(axis=1)).sum(axis=1)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def hard_class():
+    """(model, rng, per-sample truth of a large test set) for the hard-class problem.
+
+    The truth is the predicted class, the confidence and the true error
+    probability 1 - P(predicted class | x) of 200,000 fresh inputs, so a
+    selective risk is computed from the known distribution, not from noisy
+    labels. The model is scikit-learn's LogisticRegression: its probabilities
+    are cheap, which keeps 400 calibrations fast.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    model = LogisticRegression().fit(*_hard_class_data(rng, 500, deployed=False))
+    X_test, _ = _hard_class_data(rng, 200_000)
+    proba = model.predict_proba(X_test)
+    predicted = proba.argmax(axis=1)
+    error = 1.0 - _deployed_posterior(X_test)[np.arange(len(X_test)), predicted]
+    return model, rng, (predicted, proba.max(axis=1), error)
+
+
+def _true_class_risks(truth, thresholds):
+    """True selective risk of each predicted class (0 where it accepts nothing)."""
+    predicted, confidence, error = truth
+    accepted = confidence >= thresholds[predicted]
+    risks = np.zeros(3)
+    for k in range(3):
+        mine = accepted & (predicted == k)
+        if mine.any():
+            risks[k] = error[mine].mean()
+    return risks, accepted.mean()
+
+
+def test_per_class_guarantee_holds_for_every_class_where_the_marginal_fails(hard_class):
+    """The done-when test of issue 27.
+
+    One model, 200 fresh calibration sets of 2000 samples, each calibrating
+    the frozen model with per_class=True and with the marginal rule at the
+    same r = 0.1 and confidence_level = 0.9. A trial violates when some
+    predicted class's true selective risk exceeds r. The per-class rule may
+    violate in at most delta + 3 standard errors of the trials; the marginal
+    rule, whose average hides class 2, violates class 2 in most of them.
+    """
+    model, rng, truth = hard_class
+    target, delta, n_trials = 0.1, 0.1, 200
+    violated = {"per_class": 0, "marginal": 0}
+    hard_violated, coverage = 0, {"per_class": [], "marginal": []}
+    for _ in range(n_trials):
+        X_cal, y_cal = _hard_class_data(rng, 2000)
+        for name in violated:
+            clf = SelectiveClassifierCV(
+                FrozenEstimator(model), target_risk=target, confidence_level=1 - delta,
+                per_class=name == "per_class", cv=2,
+            )
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # a class may reject all
+                clf.fit(X_cal, y_cal)
+            per_class = name == "per_class"
+            thresholds = clf.class_thresholds_ if per_class else np.full(3, clf.threshold_)
+            risks, accepted = _true_class_risks(truth, thresholds)
+            violated[name] += (risks > target).any()
+            coverage[name].append(accepted)
+            hard_violated += name == "marginal" and risks[2] > target
+    allowed = delta + 3 * np.sqrt(delta * (1 - delta) / n_trials)
+    assert violated["per_class"] / n_trials <= allowed
+    assert hard_violated / n_trials > 0.5
+    # The price: some coverage, but most predictions are still answered.
+    assert 0.5 < np.mean(coverage["per_class"]) < np.mean(coverage["marginal"])
+
+
+def test_per_class_round_trips_reproduce_predict(hard_class):
+    """skops (trusting only our class) and ONNX give the labels of predict."""
+    sio = pytest.importorskip("skops.io")
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_autodiff.onnx  # noqa: F401  (registers the converters)
+
+    model, _, _ = hard_class
+    rng = np.random.default_rng(1)
+    X_cal, y_cal = _hard_class_data(rng, 3000)
+    X_new, _ = _hard_class_data(rng, 5000)
+    clf = SelectiveClassifierCV(
+        FrozenEstimator(model), target_risk=0.1, confidence_level=0.9, per_class=True, cv=2
+    ).fit(X_cal, y_cal)
+    y_pred = clf.predict(X_new)
+    assert np.isfinite(clf.class_thresholds_).all()
+    assert len(np.unique(clf.class_thresholds_)) == 3 and (y_pred == -1).any()
+
+    data = sio.dumps(clf)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted == ["sklearn_autodiff._selective_cv.SelectiveClassifierCV"]
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.predict(X_new), y_pred)
+    np.testing.assert_array_equal(loaded.class_thresholds_, clf.class_thresholds_)
+
+    # float64 graph: no float32 rounding at the thresholds.
+    onx = to_onnx(clf, X_new[:1], options={"zipmap": False})
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: X_new})
+    np.testing.assert_array_equal(labels, y_pred)
+    np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-10)
+
+
+def test_per_class_thresholds_are_the_marginal_rule_per_class_at_delta_over_k(hard_class):
+    """Class k's threshold is the marginal rule on its own predictions, at delta / K."""
+    model, _, _ = hard_class
+    X, y = _hard_class_data(np.random.default_rng(3), 3000)
+    clf = SelectiveClassifierCV(
+        FrozenEstimator(model), target_risk=0.1, confidence_level=0.9, per_class=True,
+        thresholds=50,
+    ).fit(X, y)
+    proba = model.predict_proba(X)
+    predicted, confidence = proba.argmax(axis=1), proba.max(axis=1)
+    for k in range(3):
+        mine = predicted == k
+        expected = _select_threshold(
+            confidence[mine], y[mine] == k, target_risk=0.1, confidence_level=1 - 0.1 / 3,
+            thresholds=50,
+        )
+        assert clf.class_thresholds_[k] == expected.threshold
+        assert clf.class_risk_bounds_[k] == expected.risk_bound <= 0.1
+        assert clf.class_cv_coverages_[k] == expected.coverage
+        assert clf.class_cv_risks_[k] == expected.risk
+    # Overall figures of the per-class rule, and predict / reject_mask follow it.
+    accepted = confidence >= clf.class_thresholds_[predicted]
+    assert clf.cv_coverage_ == pytest.approx(accepted.mean())
+    assert clf.cv_risk_ == pytest.approx(np.mean(predicted[accepted] != y[accepted]))
+    assert clf.risk_bound_ == clf.class_risk_bounds_.max()
+    np.testing.assert_array_equal(clf.reject_mask(X), ~accepted)
+    np.testing.assert_array_equal(clf.predict(X), np.where(accepted, predicted, -1))
+    assert not hasattr(clf, "threshold_")
+    # The selective metrics on the samples predicted as k give its risk.
+    y_pred = clf.predict(X)
+    for k in range(3):
+        mine = predicted == k
+        assert selective_risk_score(y[mine], y_pred[mine], reject_label=-1) == pytest.approx(
+            clf.class_cv_risks_[k]
+        )
+
+
+def test_per_class_rare_class_rejects_with_a_warning_at_the_users_call():
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(-3, 1, (300, 1)), rng.normal(3, 1, (300, 1)), rng.normal(0, 0.3, (8, 1))]
+    y = np.r_[np.zeros(300), np.ones(300), np.full(8, 2)].astype(int)
+    X = np.c_[X, X**2]
+    model = MLPSoftmaxClassifier((8,), solver="lbfgs", max_iter=300, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    clf = SelectiveClassifierCV(
+        FrozenEstimator(model), target_risk=0.05, confidence_level=0.9, per_class=True, cv=2
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    messages = [w for w in caught if "No threshold reaches" in str(w.message)]
+    assert len(messages) == 1 and messages[0].filename == __file__
+    n_predicted = int(np.sum(model.predict(X) == 2))
+    assert f"class 2 ({n_predicted} held-out predictions)" in str(messages[0].message)
+    assert re.search(r"roughly [\d,]+ would be needed", str(messages[0].message))
+    assert clf.class_thresholds_[2] == np.inf and clf.class_cv_coverages_[2] == 0
+    assert np.isfinite(clf.class_thresholds_[:2]).all()
+    assert 0.05 < clf.class_risk_bounds_[2] <= 1  # the best bound it reached
+    y_pred = clf.predict(X)
+    assert np.all(y_pred[model.predict(X) == 2] == -1) and (y_pred != -1).any()
+
+
+def test_unreachable_warning_points_at_the_users_call_and_reports_best_bound(noisy):
+    X_train, _, y_train, _ = noisy
+    clf = SelectiveClassifierCV(
+        BCELogisticClassifier(), target_risk=0.001, confidence_level=0.9, cv=3
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X_train[:200], y_train[:200])
+    messages = [w for w in caught if "No threshold reaches" in str(w.message)]
+    assert len(messages) == 1 and messages[0].filename == __file__
+    assert clf.threshold_ == np.inf
+    # Not nan: the smallest bound over the candidates, here with no errors
+    # among the few most confident samples.
+    assert 0.001 < clf.risk_bound_ < 1
+    assert f"best bound reached is {clf.risk_bound_:.3g}" in str(messages[0].message)
+
+
+@pytest.mark.parametrize("rule", [{"target_coverage": 0.9}, {"reject_cost": 0.1}])
+def test_per_class_needs_target_risk(rule):
+    X, y = make_classification(60, 3, n_informative=2, n_redundant=0, random_state=0)
+    with pytest.raises(ValueError, match="per_class=True .* needs target_risk"):
+        SelectiveClassifierCV(BCELogisticClassifier(), per_class=True, **rule).fit(X, y)
+
+
+def test_switching_per_class_refits_cleanly_and_a_failed_fit_keeps_the_model(noisy):
+    X_train, X_test, y_train, _ = noisy
+    clf = SelectiveClassifierCV(BCELogisticClassifier(), target_risk=0.1, per_class=True, cv=2)
+    clf.fit(X_train, y_train)
+    per_class_pred = clf.predict(X_test)
+    assert np.isfinite(clf.class_thresholds_).all()
+    # set_params after fit does not change predict; a refit does.
+    clf.set_params(per_class=False)
+    np.testing.assert_array_equal(clf.predict(X_test), per_class_pred)
+    clf.fit(X_train, y_train)
+    assert not hasattr(clf, "class_thresholds_") and np.isfinite(clf.threshold_)
+    marginal_pred = clf.predict(X_test)
+    # A fit that fails (bad labels) leaves the fitted state as it was.
+    with pytest.raises(ValueError):
+        clf.set_params(per_class=True).fit(X_train, np.zeros(len(y_train)))
+    np.testing.assert_array_equal(clf.predict(X_test), marginal_pred)
+    assert not hasattr(clf, "class_thresholds_")
+
+
+def test_display_per_class_curves(hard_class):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    model, _, _ = hard_class
+    X, y = _hard_class_data(np.random.default_rng(5), 3000)
+    display = RiskCoverageDisplay.from_estimator(model, X, y, per_class=True, name="LR")
+    proba = model.predict_proba(X)
+    predicted = proba.argmax(axis=1)
+    np.testing.assert_array_equal(display.class_labels, [0, 1, 2])
+    assert len(display.line_) == 3 and display.ax_.get_xlabel() == "Coverage of the class"
+    for k in range(3):
+        mine = predicted == k
+        coverage, risk, _ = risk_coverage_curve(y[mine], proba[mine], labels=[0, 1, 2])
+        np.testing.assert_allclose(display.coverage[k], coverage)
+        np.testing.assert_allclose(display.risk[k], risk)
+        assert display.line_[k].get_label().startswith(f"LR, class {k} (AURC = ")
+    # The hard class's curve lies above the others at full coverage.
+    assert display.risk[2][-1] > max(display.risk[0][-1], display.risk[1][-1])
+    plt.close("all")
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+@pytest.mark.parametrize("string_labels", [False, True])
+def test_onnx_export_of_the_reject_rule(per_class, string_labels):
+    """The exported graph's labels are predict's, for a pipeline of ours inside."""
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_autodiff.onnx  # noqa: F401  (registers the converters)
+
+    X, y = load_iris(return_X_y=True)
+    X_fit, X_new, y_fit, _ = train_test_split(X, y, test_size=0.5, random_state=0)
+    if string_labels:
+        y_fit = np.array(["setosa", "versicolor", "virginica"])[y_fit]
+    clf = SelectiveClassifierCV(
+        make_pipeline(StandardScaler(), BCELogisticClassifier()),
+        target_risk=0.02, per_class=per_class, cv=3,
+    ).fit(X_fit, y_fit)
+    y_pred = clf.predict(X_new)
+    assert (y_pred == clf.reject_label_).any() and (y_pred != clf.reject_label_).any()
+    onx = to_onnx(clf, X_new[:1], options={"zipmap": False})
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {session.get_inputs()[0].name: X_new})
+    np.testing.assert_array_equal(labels, y_pred)
+    np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-6)
