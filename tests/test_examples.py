@@ -32,7 +32,7 @@ def _expected_png(script):
 def test_every_plot_example_is_tested():
     assert {"plot_lecture_linear.py", "plot_iris_mlp.py", "plot_risk_coverage.py",
             "plot_grid_search.py", "plot_autograd_gradients.py", "plot_training_monitor.py",
-            "quickstart.py"} <= set(SCRIPTS)
+            "plot_per_class_risk.py", "quickstart.py"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

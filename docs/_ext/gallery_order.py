@@ -5,6 +5,7 @@ ORDER = [
     "plot_iris_mlp.py",
     "plot_autograd_gradients.py",
     "plot_risk_coverage.py",
+    "plot_per_class_risk.py",
     "plot_grid_search.py",
     "plot_training_monitor.py",
     "quickstart.py",
