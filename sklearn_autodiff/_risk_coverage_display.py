@@ -8,7 +8,7 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
-from .selective import aurc_score, risk_coverage_curve
+from ._selective_metrics import aurc_score, risk_coverage_curve
 
 # --------------------------------------------------------------------------
 # Display

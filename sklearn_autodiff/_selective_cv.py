@@ -29,7 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._distributed import communicator, union_of_labels
 from ._reject import resolve_reject_label
-from .selective import _acceptance_steps
+from ._selective_metrics import acceptance_steps
 
 # --------------------------------------------------------------------------
 # Learning the threshold
@@ -91,7 +91,7 @@ def _select_threshold(
         (Clopper-Pearson with confidence_level, else the empirical risk; the
         best one reached if none qualifies) and the number of candidates.
     """
-    values, accepted, errors = _acceptance_steps(confidence, correct, sample_weight)
+    values, accepted, errors = acceptance_steps(confidence, correct, sample_weight)
     if len(values) == 0:
         raise ValueError("No held-out sample has a positive weight; cannot choose a threshold.")
     total, last = accepted[-1], len(values) - 1
@@ -272,7 +272,7 @@ def _select_per_class(confidence, predicted, correct, sample_weight, n_classes, 
             selections.append(_Selection(np.inf, 0.0, np.nan, bound, 0))
             failures.append((k, 0.0, None))
             continue
-        values, accepted, errors = _acceptance_steps(confidence[mine], correct[mine], weight[mine])
+        values, accepted, errors = acceptance_steps(confidence[mine], correct[mine], weight[mine])
         selection, diagnosis = _risk_rule(
             values, accepted, errors, target_risk, delta, thresholds
         )

@@ -997,3 +997,18 @@ def test_onnx_export_of_the_reject_rule(per_class, string_labels):
     labels, proba = session.run(None, {session.get_inputs()[0].name: X_new})
     np.testing.assert_array_equal(labels, y_pred)
     np.testing.assert_allclose(proba, clf.predict_proba(X_new), atol=1e-6)
+
+
+def test_the_first_release_import_paths_still_work():
+    import sklearn_autodiff
+    from sklearn_autodiff.selective import (
+        RiskCoverageDisplay,
+        SelectiveClassifierCV,
+        coverage_score,
+        selective_risk_score,
+    )
+
+    assert SelectiveClassifierCV is sklearn_autodiff.SelectiveClassifierCV
+    assert RiskCoverageDisplay is sklearn_autodiff.RiskCoverageDisplay
+    assert coverage_score is sklearn_autodiff.coverage_score
+    assert selective_risk_score is sklearn_autodiff.selective_risk_score
