@@ -16,10 +16,13 @@ from ._reject import resolve_reject_label
 
 
 class RejectOptionMixin:
-    """``predict`` with abstention and ``reject_mask``, for a classifier with ``_output_chunks``.
+    """``predict`` with abstention and ``reject_mask``, shared by the classifiers and
+    :class:`~sklearn_autodiff.SelectiveClassifierCV`.
 
-    Needs ``reject_threshold``, ``reject_label``, ``classes_`` and ``head``
-    (with ``log_proba``) on the class it is mixed into.
+    Needs ``reject_label`` and ``classes_``; the confidences come from
+    :meth:`_confidence_chunks` (by default from ``_output_chunks`` and the
+    head's ``log_proba``) and the thresholds from :meth:`_reject_thresholds`
+    (by default ``reject_threshold``; a meta-estimator may give one per class).
     """
 
     def _check_reject_label(self, classes):
@@ -37,6 +40,25 @@ class RejectOptionMixin:
         self.__dict__.pop("reject_label_", None)  # a refit without a threshold drops it
         super()._commit(*args, **kwargs)
 
+    def _reject_thresholds(self):
+        """The confidence below which a prediction is rejected: None, a number, or one per class."""
+        return self.reject_threshold
+
+    def _confidence_chunks(self, X, method):
+        """``(n_samples, chunks)``; chunks yield ``(rows, confidence, predicted class index)``.
+
+        The confidence is :math:`\\max_k P(k \\mid x)`, from the log-probabilities
+        of one chunk at a time (float64, as :meth:`predict_proba`).
+        """
+        n, outputs = self._output_chunks(X, method)
+
+        def chunks():
+            for rows, output in outputs:
+                best, index = self.head.log_proba(output.to(torch.float64)).max(dim=1)
+                yield rows, to_numpy(best.exp()), to_numpy(index)
+
+        return n, chunks()
+
     def _labels_and_mask(self, X, method):
         """Predicted labels (rejections included) and the reject mask, chunk by chunk.
 
@@ -44,20 +66,19 @@ class RejectOptionMixin:
         input and the two outputs is bounded by the chunk size.
         """
         check_is_fitted(self)
-        threshold = self.reject_threshold
-        if threshold is None:
+        thresholds = self._reject_thresholds()
+        if thresholds is None:
             label, dtype = None, self.classes_.dtype
         else:
             label, dtype = resolve_reject_label(self.classes_, self.reject_label)
-        n, chunks = self._output_chunks(X, method)
+            thresholds = np.asarray(thresholds)
+        n, chunks = self._confidence_chunks(X, method)
         labels = np.empty(n, dtype=dtype)
         mask = np.zeros(n, dtype=bool)
-        for rows, output in chunks:
-            log_proba = self.head.log_proba(output.to(torch.float64))
-            best, index = log_proba.max(dim=1)
-            labels[rows] = self.classes_[to_numpy(index)]
-            if threshold is not None:
-                rejected = to_numpy(best.exp() < threshold)
+        for rows, confidence, index in chunks:
+            labels[rows] = self.classes_[index]
+            if thresholds is not None:
+                rejected = confidence < (thresholds if thresholds.ndim == 0 else thresholds[index])
                 mask[rows] = rejected
                 labels[rows][rejected] = label
         return labels, mask

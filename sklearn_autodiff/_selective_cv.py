@@ -29,6 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._distributed import communicator, union_of_labels
 from ._reject import resolve_reject_label
+from ._reject_option import RejectOptionMixin
 from ._selective_metrics import acceptance_steps
 
 # --------------------------------------------------------------------------
@@ -369,7 +370,7 @@ def _estimator_has(attr):
     return check
 
 
-class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class SelectiveClassifierCV(RejectOptionMixin, ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Classifier with a reject option whose threshold is learned by cross-validation.
 
     The confidence of a prediction is :math:`\\kappa(x) = \\max_k P(k \\mid x)`
@@ -835,22 +836,19 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             elsewhere; the dtype is that of ``classes_``, widened for a longer
             string label.
         """
-        proba = self._proba(X)
-        # Resolved again, as the estimators do, so set_params(reject_label=...)
-        # after fit takes effect.
-        reject_label, dtype = resolve_reject_label(self.classes_, self.reject_label)
-        labels = self.classes_[proba.argmax(axis=1)].astype(dtype)
-        labels[self._rejected(proba)] = reject_label
-        return labels
+        return self._labels_and_mask(X, "predict")[0]
 
-    def _rejected(self, proba):
-        """True where the confidence is below the threshold of the predicted class."""
-        confidence = proba.max(axis=1)
+    def _reject_thresholds(self):
         # The fitted attributes decide, not per_class: set_params after fit
         # must not change what predict does.
         if hasattr(self, "class_thresholds_"):
-            return confidence < self.class_thresholds_[proba.argmax(axis=1)]
-        return confidence < self.threshold_
+            return self.class_thresholds_
+        return self.threshold_
+
+    def _confidence_chunks(self, X, method):
+        """All rows at once: the probabilities come from ``estimator_``."""
+        proba = self._proba(X)
+        return len(proba), iter([(slice(None), proba.max(axis=1), proba.argmax(axis=1))])
 
     def reject_mask(self, X):
         """Which samples :meth:`predict` rejects.
@@ -863,9 +861,10 @@ class SelectiveClassifierCV(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         mask : ndarray of bool, shape (n_samples,)
-            True where :math:`\\max_k P(k \\mid x) <` ``threshold_``.
+            True where :math:`\\max_k P(k \\mid x) <` ``threshold_`` (or the
+            threshold of the predicted class, with ``per_class=True``).
         """
-        return self._rejected(self._proba(X))
+        return self._labels_and_mask(X, "reject_mask")[1]
 
     def predict_proba(self, X):
         """Class probabilities of ``estimator_`` (unaffected by rejection).
