@@ -87,10 +87,10 @@ except ImportError as exc:  # pragma: no cover - exercised without skl2onnx
 
 import numpy as np
 
-from .linear_model import BCELogisticClassifier, TanhLogisticClassifier
-from .neural_network import MLPSoftmaxClassifier
+from .linear_model import BCELogisticClassifier, LinearAutodiffRegressor, TanhLogisticClassifier
+from .neural_network import MLPAutodiffRegressor, MLPSoftmaxClassifier
 
-__all__ = ["register_converters", "register_selective_converter"]
+__all__ = ["register_converters", "register_regressor_converters", "register_selective_converter"]
 
 #: skl2onnx alias of each estimator.
 ALIASES = {
@@ -455,3 +455,80 @@ def register_selective_converter():
 
 
 register_selective_converter()
+
+
+# ------------------------------------------------------------- regressors
+
+#: skl2onnx alias of each regressor.
+REGRESSOR_ALIASES = {
+    LinearAutodiffRegressor: "SklearnAutodiffLinearRegressor",
+    MLPAutodiffRegressor: "SklearnAutodiffMLPRegressor",
+}
+
+
+def _module_graph(b, x, module, dtype):
+    """The fitted module's forward pass, layer by layer (the graph reads no hyperparameter).
+
+    Handles the shipped modules: the linear scorer and the MLP's
+    ``nn.Linear`` layers, activations and (inference-time identity) dropout.
+    """
+    import torch
+
+    from ._modules import MLP, LinearScorer
+
+    if isinstance(module, LinearScorer):
+        weight = module.weight.detach().cpu().double().numpy()
+        return _affine(b, x, weight.T, module.bias.detach().cpu().double().numpy(), dtype, "linear")
+    if not isinstance(module, MLP):
+        raise TypeError(f"No ONNX conversion for a module of type {type(module).__name__}.")
+    ops = {torch.nn.ReLU: "Relu", torch.nn.Tanh: "Tanh", torch.nn.Sigmoid: "Sigmoid"}
+    h = x
+    for index, layer in enumerate(module.layers):
+        if isinstance(layer, torch.nn.Linear):
+            weight = layer.weight.detach().cpu().double().numpy()
+            h = _affine(b, h, weight.T, layer.bias.detach().cpu().double().numpy(), dtype,
+                        f"layer{index}")
+        elif type(layer) in ops:
+            h = b.node(ops[type(layer)], [h], f"h{index}")
+    return h
+
+
+def calculate_regressor_shapes(operator):
+    """skl2onnx shape calculator: ``variable`` of shape (N, n_outputs_)."""
+    from sklearn.utils.validation import check_is_fitted
+
+    model = operator.raw_operator
+    check_is_fitted(model)  # the graph is made of fitted state only
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = _proba_type(operator)(shape=[n, model.n_outputs_])
+
+
+def convert_regressor(scope, operator, container):
+    """skl2onnx converter: the fitted module's output through the fitted head's link."""
+    from sklearn.utils.validation import check_is_fitted
+
+    from .heads import HalfPoisson
+
+    model = operator.raw_operator
+    check_is_fitted(model)
+    dtype = _np_float(operator)
+    b = _Builder(scope, container, type(model).__name__)
+    raw = _module_graph(b, _float_input(b, operator, dtype), model.module_, dtype)
+    if isinstance(model.head_, HalfPoisson):
+        raw = b.node("Exp", [raw], "mean")
+    b.node("Identity", [raw], output=operator.outputs[0].full_name)
+
+
+def register_regressor_converters():
+    """Register the regressors' converters with skl2onnx (done on import; idempotent).
+
+    The graph has one output, ``variable``, of shape (N, n_outputs) (a
+    column for a 1-D y, as skl2onnx gives scikit-learn's regressors).
+    """
+    for model_type, alias in REGRESSOR_ALIASES.items():
+        update_registered_converter(
+            model_type, alias, calculate_regressor_shapes, convert_regressor
+        )
+
+
+register_regressor_converters()
