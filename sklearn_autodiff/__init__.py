@@ -2,10 +2,10 @@
 
 from ._classifier import AutodiffClassifier
 from ._regressor import AutodiffRegressor
-from .linear_model import BCELogisticClassifier, LinearAutodiffRegressor, TanhLogisticClassifier
-from .neural_network import MLPAutodiffRegressor, MLPSoftmaxClassifier
 from ._risk_coverage_display import RiskCoverageDisplay
 from ._selective_cv import SelectiveClassifierCV
+from .linear_model import BCELogisticClassifier, LinearAutodiffRegressor, TanhLogisticClassifier
+from .neural_network import MLPAutodiffRegressor, MLPSoftmaxClassifier
 from .selective import (
     aurc_score,
     chow_loss,

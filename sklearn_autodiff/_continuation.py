@@ -75,7 +75,8 @@ class Continuation:
             and hasattr(head, "smoothed")
             and hasattr(problem.module, "affine_logits")
             # Newton densifies a small sparse X.
-            and (problem.X.layout == torch.strided or problem.X.shape[0] * problem.X.shape[1] <= 2**24)
+            and (problem.X.layout == torch.strided
+                 or problem.X.shape[0] * problem.X.shape[1] <= 2**24)
         )
 
 

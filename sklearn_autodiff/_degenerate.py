@@ -33,9 +33,8 @@ import math
 import torch
 from scipy.stats import chi2
 
-from .heads import local_total
-
 from ._modules import TanhScorer
+from .heads import local_total
 
 __all__ = ["DIVERGENCE_HINT", "degenerate_fit_message"]
 

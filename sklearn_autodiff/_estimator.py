@@ -265,7 +265,8 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         history = self._train(problem, call, score, callback_ctx, data)
         if history.interrupted and history.n_iter == 0:
             raise _NothingTrained
-        call.comm.broadcast_module(module)  # the same bits everywhere, whatever each rank's BLAS did
+        # The same bits everywhere, whatever each rank's BLAS did.
+        call.comm.broadcast_module(module)
         self._commit(module, data, call, history, score is not None)
         self._warn_if_degenerate(problem, history)
         callback_ctx.call_on_fit_task_end(
@@ -403,7 +404,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         return self.loss if self._custom_loss() else self.head.loss
 
     def _penalty(self, module):
-        """:math:`\\frac{\\alpha}{2} \\sum \\lVert W \\rVert^2`, alpha that of the fit (``alpha_``)."""
+        """:math:`\\frac{\\alpha}{2} \\sum \\lVert W \\rVert^2` with the fit's alpha (``alpha_``)."""
         alpha = self.__dict__.get("alpha_", self.alpha)
         if alpha == "auto":
             raise ValueError('alpha="auto" is resolved at fit: fit the estimator first.')
@@ -606,5 +607,5 @@ def _largest_operation(problem, options):
 
 
 def _largest_weight(module, n_features):
-    """Entries of the module's largest weight matrix: multiply-adds per row of its largest product."""
+    """Entries of the module's largest weight matrix (multiply-adds per row of its largest product)."""
     return max([p.numel() for p in module.parameters() if p.ndim >= 2] or [n_features])

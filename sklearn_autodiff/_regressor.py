@@ -123,7 +123,8 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     def _validate_targets(self, y):
         single = not getattr(self.head, "multi_output", True)
         if single and y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)  # a column vector, as scikit-learn's single-output models
+            # A column vector, as scikit-learn's single-output models take it.
+            y = column_or_1d(y, warn=True)
         if single and y.ndim == 2:
             raise ValueError(
                 f"{type(self).__name__} with this loss fits one target column; y has "

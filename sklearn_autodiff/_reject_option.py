@@ -26,7 +26,7 @@ class RejectOptionMixin:
     """
 
     def _check_reject_label(self, classes):
-        """Resolve the reject label for ``classes`` when a threshold is set (raises if none fits)."""
+        """Resolve the reject label for ``classes`` with a threshold set (raises if none fits)."""
         if self.reject_threshold is not None:
             resolve_reject_label(classes, self.reject_label)
 

@@ -89,7 +89,7 @@ class Head:
         raise NotImplementedError(f"{type(self).__name__} must implement pointwise_loss.")
 
     def loss(self, raw, target, sample_weight=None):
-        """Weighted mean of :meth:`pointwise_loss` (:func:`~sklearn_autodiff.losses.weighted_mean`)."""
+        """Weighted mean of :meth:`pointwise_loss` (:func:`.losses.weighted_mean`)."""
         return weighted_mean(self.pointwise_loss(raw, target), sample_weight)
 
     def constant_output(self, target, sample_weight, n_outputs, total):
@@ -232,7 +232,8 @@ class OneVsRestBinaryCrossEntropy(ClassificationHead):
     def constant_output(self, target, sample_weight, n_outputs, total):
         """The log-odds of each output's weighted positive rate."""
         positive = self._indicator(target).to(torch.float64)
-        hits, mass = total([(sample_weight[:, None] * positive).sum(0), sample_weight.sum().reshape(1)])
+        weighted = (sample_weight[:, None] * positive).sum(0)
+        hits, mass = total([weighted, sample_weight.sum().reshape(1)])
         eps = torch.finfo(torch.float32).eps
         rate = (hits / mass).clamp(eps, 1.0 - eps)
         return rate.log() - (-rate).log1p()

@@ -18,10 +18,9 @@ from ._docs import (
     COMMON_PARAMETERS_DOC,
     REGRESSOR_ATTRIBUTES_DOC,
 )
+from ._modules import LinearScorer, TanhScorer
 from ._regressor import REGRESSION_LOSS_PARAMETERS_DOC, AutodiffRegressor, RegressionLossMixin
 from .heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
-from ._modules import LinearScorer, TanhScorer
-
 
 # The linear classifiers default to alpha="auto": LogisticRegression()'s C=1.
 _LINEAR_PARAMETERS_DOC = CLASSIFIER_PARAMETERS_DOC.replace(

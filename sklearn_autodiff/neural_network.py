@@ -13,9 +13,9 @@ from ._docs import (
     COMMON_PARAMETERS_DOC,
     REGRESSOR_ATTRIBUTES_DOC,
 )
+from ._modules import ACTIVATIONS, MLP
 from ._regressor import REGRESSION_LOSS_PARAMETERS_DOC, AutodiffRegressor, RegressionLossMixin
 from .heads import SoftmaxCrossEntropy
-from ._modules import ACTIVATIONS, MLP
 
 
 class _MLPLayers:

@@ -56,8 +56,11 @@ def test_interrupt_before_the_first_step_keeps_the_fitted_model():
     np.testing.assert_array_equal(est.predict_proba(X), proba)
 
 
-@pytest.mark.parametrize("make", [lambda: BCELogisticClassifier(dtype="float32"),
-                                  lambda: MLPSoftmaxClassifier((16,), solver="lbfgs", dtype="float32")])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: BCELogisticClassifier(dtype="float32"),
+     lambda: MLPSoftmaxClassifier((16,), solver="lbfgs", dtype="float32")],
+)
 def test_predict_memory_is_bounded_by_the_chunk(make):
     X, y = _xy(2000)
     est = make().fit(X.astype(np.float32), y)

@@ -6,10 +6,10 @@ import pytest
 pytest.importorskip("skl2onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from skl2onnx import to_onnx  # noqa: E402
 from sklearn.exceptions import NotFittedError  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
-from skl2onnx import to_onnx  # noqa: E402
 
 import sklearn_autodiff.onnx  # noqa: E402, F401
 from sklearn_autodiff import LinearAutodiffRegressor, MLPAutodiffRegressor  # noqa: E402
@@ -30,9 +30,10 @@ def _data(k=None):
 
 @pytest.mark.parametrize(
     "model",
-    [LinearAutodiffRegressor(), LinearAutodiffRegressor("poisson"), LinearAutodiffRegressor("huber"),
-     LinearAutodiffRegressor("quantile", quantile=0.9),
-     MLPAutodiffRegressor((8, 4), activation="tanh", solver="lbfgs", random_state=0, max_iter=2000)],
+    [LinearAutodiffRegressor(), LinearAutodiffRegressor("poisson"),
+     LinearAutodiffRegressor("huber"), LinearAutodiffRegressor("quantile", quantile=0.9),
+     MLPAutodiffRegressor((8, 4), activation="tanh", solver="lbfgs", random_state=0,
+                          max_iter=2000)],
     ids=lambda m: repr(m),
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
