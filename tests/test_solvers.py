@@ -13,7 +13,7 @@ from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier, TanhLo
 from sklearn_autodiff._heads import OneVsRestBinaryCrossEntropy, OneVsRestTanh
 from sklearn_autodiff._modules import LinearScorer, TanhScorer
 from sklearn_autodiff._solvers import Newton, Problem, SolverContext, TrainingOptions
-from sklearn_autodiff._threads import SINGLE_THREAD_WORK, thread_budget, threads_for
+from sklearn_autodiff._threads import SINGLE_THREAD_WORK, TWO_CORE_THREAD_WORK, thread_budget, threads_for
 from sklearn_autodiff._training import NoImprovement, train
 from sklearn_autodiff.losses import l2_penalty
 
@@ -175,8 +175,12 @@ def test_keyboard_interrupt_before_the_first_iteration_keeps_the_previous_fit(mo
 
 def test_thread_budget_uses_one_thread_for_small_work_and_restores():
     available = torch.get_num_threads()
-    assert threads_for(SINGLE_THREAD_WORK - 1, 4) == 1
-    assert threads_for(SINGLE_THREAD_WORK, 4) == 4
+    assert threads_for(SINGLE_THREAD_WORK - 1, 4, busy=False) == 1
+    assert threads_for(SINGLE_THREAD_WORK, 4, busy=False) == 4
+    # Two cores: a second thread only for large products, never on a busy machine.
+    assert threads_for(TWO_CORE_THREAD_WORK - 1, 2, busy=False) == 1
+    assert threads_for(TWO_CORE_THREAD_WORK, 2, busy=False) == 2
+    assert threads_for(TWO_CORE_THREAD_WORK, 4, busy=True) == 1
     with thread_budget(10):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == available
