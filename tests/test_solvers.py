@@ -305,3 +305,25 @@ def test_auto_fit_runs_the_solver_the_cost_model_picks():
     X, y = make_classification(8_000, 100, n_informative=10, random_state=0)
     est = BCELogisticClassifier(alpha=1 / 8_000).fit(X.astype(np.float32), y)
     assert est.solver_ == auto_solver(8_000, 100, 1, torch.get_num_threads())
+
+
+def test_problem_with_l2_gives_autograds_loss_and_gradient():
+    from sklearn_autodiff._heads import SoftmaxCrossEntropy
+    from sklearn_autodiff._modules import MLP
+
+    head = SoftmaxCrossEntropy()
+    torch.manual_seed(0)
+    module = MLP([4, 8, 6, 3], "relu").double()
+    weights = [layer.weight for layer in module.linear_layers()]
+    X = torch.randn(30, 4, dtype=torch.float64)
+    target = torch.randint(0, 3, (30,))
+    results = []
+    for l2 in (None, (0.3, weights)):
+        problem = Problem(module=module, loss=head.loss,
+                          penalty=lambda m: l2_penalty(m.penalized_weights(), 0.3),
+                          X=X, target=target, l2=l2)
+        loss, _ = problem.backward(X, target, None)
+        results.append((loss, [p.grad.clone() for p in problem.params]))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b)

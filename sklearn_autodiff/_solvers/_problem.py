@@ -36,6 +36,13 @@ class Problem:
     is then the plain mean, and every batch skips a multiply and two sums).
     With a distributed ``comm``, X holds this rank's rows and the objective
     is the weighted mean over every rank's rows (see :meth:`backward`).
+
+    ``l2``, optional, is ``(alpha, tensors)`` when ``penalty(module)`` is
+    exactly :math:`\\frac{\\alpha}{2} \\sum_j \\lVert P_j \\rVert^2` over these
+    parameter tensors (the weight matrices). :meth:`backward` then adds its
+    gradient :math:`\\alpha P_j` in one fused operation instead of
+    differentiating the penalty through autograd (a tenth of an MLP's
+    mini-batch step).
     """
 
     module: torch.nn.Module
@@ -45,6 +52,7 @@ class Problem:
     target: torch.Tensor
     sample_weight: torch.Tensor = None
     comm: Communicator = LOCAL
+    l2: tuple = None
     params: list = field(init=False)
     unit_weight: float = field(init=False, default=1.0)
     _share: float = field(init=False, default=None, repr=False)
@@ -110,6 +118,8 @@ class Problem:
         params = self.params
         set_grads_to_none(params)
         if not self.comm.active:
+            if self.l2 is not None:
+                return self._backward_l2(X, target, weight), None
             loss = self.objective(X, target, weight)
             loss.backward()
             return loss.detach(), None
@@ -139,6 +149,22 @@ class Problem:
                 penalty.backward()
             loss = loss + penalty.detach().to(torch.float64)
         return loss, totals[1]
+
+    def _backward_l2(self, X, target, weight):
+        """:meth:`backward` alone, with the penalty's gradient :math:`\\alpha P` added directly."""
+        loss = self.loss(self.module(X), target, weight)
+        loss.backward()
+        alpha, tensors = self.l2
+        with torch.no_grad():
+            grads = []
+            for p in tensors:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                grads.append(p.grad)
+            torch._foreach_add_(grads, tensors, alpha=alpha)
+            norms = torch._foreach_norm(tensors)
+            penalty = torch.stack(norms).square().sum() * (0.5 * alpha)
+        return loss.detach() + penalty
 
     def rows(self, index):
         """``(X, target, weight)`` of the rows ``index`` (tensor of rows or slice)."""
