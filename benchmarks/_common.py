@@ -278,3 +278,84 @@ def report(name, title, columns, rows, notes=(), extra=None, background=None,
         shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
         print(f"\n(written to {shown})")
     return payload
+
+
+# ------------------------------------------------------- a fair reference
+
+#: Variables of this machine's environment that slow a current OpenBLAS
+#: (issue 23); the benchmarks run without them.
+OPENBLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def reexec_without_openblas_variables():
+    """Re-run this process without ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``.
+
+    OpenBLAS reads them when it loads, so they must be gone before numpy is
+    imported: call this first in a benchmark's ``main``. The variables are
+    removed for the benchmark process only.
+    """
+    if any(name in os.environ for name in OPENBLAS_VARIABLES):
+        env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARIABLES}
+        sys.stdout.flush()
+        os.execve(sys.executable, list(sys.orig_argv), env)
+
+
+def blas_description():
+    """The BLAS and OpenMP libraries threadpoolctl sees: ``api version arch (threads)`` each."""
+    from threadpoolctl import threadpool_info
+
+    return "; ".join(
+        f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture') or ''} "
+        f"({lib.get('num_threads')} threads)".replace("  ", " ")
+        for lib in threadpool_info()
+    )
+
+
+def load_average():
+    """``os.getloadavg()`` rounded (1, 5, 15 minutes)."""
+    return tuple(round(x, 2) for x in os.getloadavg())
+
+
+def describe_run():
+    """One line: CPU, cores, BLAS kernels, load average, OpenBLAS variables (for every table)."""
+    info = machine()
+    unset = all(name not in os.environ for name in OPENBLAS_VARIABLES)
+    return (f"{info['cpu']}, {info['logical_cores']} logical cores; BLAS: {blas_description()}; "
+            f"loadavg {load_average()}; OPENBLAS_CORETYPE/L2_SIZE {'unset' if unset else 'SET'}")
+
+
+def with_blas_threads(make, limit):
+    """A fit callable running ``make().fit(...)`` under ``threadpool_limits(limit)`` (None: default)."""
+    from threadpoolctl import threadpool_limits
+
+    def fit(X, y):
+        if limit is None:
+            return make().fit(X, y)
+        with threadpool_limits(limit):
+            return make().fit(X, y)
+
+    return fit
+
+
+def time_best_of(configs, X, y, repeats):
+    """First and warm (median) fit times of each configuration; the fastest warm one.
+
+    ``configs`` maps a label to ``fit(X, y) -> estimator``. Every
+    configuration's first fit on this data is timed alone, then the warm
+    fits interleaved (:func:`timed_interleaved`).
+
+    Returns
+    -------
+    best : str
+        The label of the fastest warm configuration.
+    times : dict
+        ``label -> (first seconds, warm median seconds, fitted)``.
+    """
+    first = {}
+    for label, fit in configs.items():
+        start = time.perf_counter()
+        fit(X, y)
+        first[label] = time.perf_counter() - start
+    warm = timed_interleaved({k: (lambda f=f: f(X, y)) for k, f in configs.items()}, repeats, warmup=0)
+    times = {k: (first[k], warm[k][0], warm[k][2]) for k in configs}
+    return min(times, key=lambda k: times[k][1]), times

@@ -387,6 +387,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
             target=self.head.encode_target(values, data.n_targets, call.dtype),
             sample_weight=torch.as_tensor(data.sample_weight, dtype=call.dtype, device=call.device),
             comm=call.comm,
+            l2=_fused_l2(module, self.alpha_),
         )
         check_first_forward(self, problem, data.n_targets, custom=self._custom_loss())
         return problem
@@ -593,6 +594,21 @@ def _penalized_weights(module):
     if hasattr(module, "penalized_weights"):
         return module.penalized_weights()
     return [p for p in module.parameters() if p.ndim >= 2 and p.requires_grad]
+
+
+def _fused_l2(module, alpha):
+    """``(alpha, weights)`` when the penalty is the plain L2 of leaf parameters, else None.
+
+    Then the solvers add its gradient in one fused operation; a penalty on
+    derived tensors (the tanh model's :math:`2\\beta w`) goes through autograd.
+    """
+    if not alpha:
+        return None
+    weights = _penalized_weights(module)
+    leaves = {id(p) for p in module.parameters() if p.requires_grad}
+    if not weights or not all(id(w) in leaves for w in weights):
+        return None
+    return float(alpha), list(weights)
 
 
 def _set_generator(module, generator):

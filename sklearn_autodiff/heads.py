@@ -476,7 +476,7 @@ class Pinball(RegressionHead):
     def smoothed(self, width):
         """The smooth surrogate of width ``width`` that Newton's method minimises instead.
 
-        Newton's continuation (:class:`~sklearn_autodiff._continuation.Continuation`)
+        Newton's continuation (:class:`~sklearn_autodiff._solvers._continuation.Continuation`)
         shrinks the width towards zero, reaching the pinball loss's optimum.
         """
         return SmoothedPinball(self.quantile, width)

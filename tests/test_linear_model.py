@@ -237,7 +237,7 @@ def test_bad_input_raises_clear_errors(Estimator):
 
 @pytest.mark.parametrize(
     "params",
-    [{"alpha": -1.0}, {"solver": "newton-cg"}, {"max_iter": 0}, {"tol": -1}, {"device": 3},
+    [{"alpha": -1.0}, {"solver": "liblinear"}, {"max_iter": 0}, {"tol": -1}, {"device": 3},
      {"dtype": "float16"}, {"reject_threshold": 1.5}, {"batch_size": 0}],
 )
 def test_invalid_parameters(params):

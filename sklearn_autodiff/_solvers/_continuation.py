@@ -16,7 +16,8 @@ import dataclasses
 
 import torch
 
-from ._solvers import Newton
+from ._newton import AffineNewton, Newton
+from ._problem import Solver
 
 # Widths of the surrogate, relative to the spread of the targets.
 FIRST_WIDTH = 1.0
@@ -24,23 +25,27 @@ SHRINK = 10.0
 FINAL_WIDTH = {torch.float64: 1e-7, torch.float32: 1e-4}
 
 
-class Continuation:
+class Continuation(Solver):
     """Newton on smoothed surrogates of the head's loss, their width shrinking to zero.
+
+    What ``solver="newton"`` (and ``"auto"``) run for a head that is not
+    smooth but offers ``smoothed(width)`` (the pinball loss).
 
     Parameters
     ----------
     problem : Problem
-        Its module must have affine logits (see :class:`~._solvers.Newton`).
+        Its module must have affine logits (see :class:`~._newton.Newton`).
     options : TrainingOptions
-    alpha : float
-    head : Head
-        With ``smoothed(width)`` returning a head with ``loss_derivatives``.
+    context : SolverContext
+        Its head has ``smoothed(width)`` returning a head with ``loss_derivatives``.
     """
 
     name = "newton"
+    full_batch = True
 
-    def __init__(self, problem, options, alpha, head):
-        self.problem, self.options, self.alpha, self.head = problem, options, alpha, head
+    def __init__(self, problem, options, context):
+        self.problem, self.options, self.context = problem, options, context
+        self.head = context.head
         scale = _spread(problem.target, problem.comm)
         self.width = FIRST_WIDTH * scale
         self.final_width = FINAL_WIDTH.get(problem.params[0].dtype, 1e-4) * scale
@@ -49,7 +54,7 @@ class Continuation:
     def _stage(self):
         surrogate = self.head.smoothed(self.width)
         problem = dataclasses.replace(self.problem, loss=surrogate.loss)
-        return Newton(problem, self.options, self.alpha, surrogate)
+        return Newton(problem, self.options, dataclasses.replace(self.context, head=surrogate))
 
     def step(self):
         loss, converged = self.inner.step()
@@ -61,23 +66,14 @@ class Continuation:
         self.inner = self._stage()
         return loss, False
 
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state):
-        pass
-
     @staticmethod
-    def applies(problem, head, custom_loss):
-        """Whether the head has a smooth surrogate and the module affine logits."""
-        return (
-            not custom_loss
-            and hasattr(head, "smoothed")
-            and hasattr(problem.module, "affine_logits")
-            # Newton densifies a small sparse X.
-            and (problem.X.layout == torch.strided
-                 or problem.X.shape[0] * problem.X.shape[1] <= 2**24)
-        )
+    def applies(problem, context):
+        """Whether the head is not smooth but has a smooth surrogate, and the logits are affine."""
+        head = context.head
+        if getattr(head, "smooth", True) or not hasattr(head, "smoothed"):
+            return False
+        surrogate = dataclasses.replace(context, head=head.smoothed(1.0))
+        return AffineNewton.applies(problem, surrogate)
 
 
 def _spread(target, comm):
