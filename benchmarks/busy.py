@@ -237,6 +237,35 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def time_workloads(workloads, spinner, repeats):
+    """Rows of ours and of scikit-learn's fastest configuration under load, per workload."""
+    rows = []
+    for data, ours_name, ours_fit, refs, X_test, y_test in workloads:
+        timings = time_idle_busy({"ours": ours_fit, **refs}, spinner, repeats)
+        # The reference is scikit-learn's fastest configuration under the same load.
+        ref_name = min(refs, key=lambda name: timings[name][1])
+        pair = []
+        for key, name in (("ours", ours_name), (ref_name, ref_name + " (fastest busy)")):
+            idle, busy, _, _, est = timings[key]
+            pair.append(dict(data=data, model=name, idle_s=idle, busy_s=busy,
+                             slowdown=busy / idle,
+                             accuracy=float(est.score(X_test, y_test))))
+        ours, ref = pair
+        ours["busy_ratio"] = ours["busy_s"] / ref["busy_s"]
+        ours["idle_ratio"] = ours["idle_s"] / ref["idle_s"]
+        misses = []
+        if ours["slowdown"] > SLOWDOWN_TARGET:
+            misses.append(f"slowdown {ours['slowdown']:.2f} > {SLOWDOWN_TARGET:g}")
+        if ours["busy_ratio"] > BUSY_RATIO_TARGET:
+            misses.append(f"busy ratio {ours['busy_ratio']:.2f} > {BUSY_RATIO_TARGET:g}")
+        ours["misses"] = "; ".join(misses) if misses else "ok"
+        rows += pair
+        print(f"# {data}: ours {ours['idle_s']:.3f} / {ours['busy_s']:.3f} s, "
+              f"reference {ref['idle_s']:.3f} / {ref['busy_s']:.3f} s",
+              file=sys.stderr, flush=True)
+    return rows
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.worker:
@@ -273,32 +302,9 @@ def main(argv=None):
          lambda: BCELogisticClassifier(alpha=alpha).fit(X_lin, y_lin),
          lr_refs, X_lin_test, y_lin_test),
     ]
-    rows = []
     spinner = Spinner()
     try:
-        for data, ours_name, ours_fit, refs, X_test, y_test in workloads:
-            timings = time_idle_busy({"ours": ours_fit, **refs}, spinner, repeats)
-            # The reference is scikit-learn's fastest configuration under the same load.
-            ref_name = min(refs, key=lambda name: timings[name][1])
-            pair = []
-            for key, name in (("ours", ours_name), (ref_name, ref_name + " (fastest busy)")):
-                idle, busy, _, _, est = timings[key]
-                pair.append(dict(data=data, model=name, idle_s=idle, busy_s=busy,
-                                 slowdown=busy / idle,
-                                 accuracy=float(est.score(X_test, y_test))))
-            ours, ref = pair
-            ours["busy_ratio"] = ours["busy_s"] / ref["busy_s"]
-            ours["idle_ratio"] = ours["idle_s"] / ref["idle_s"]
-            misses = []
-            if ours["slowdown"] > SLOWDOWN_TARGET:
-                misses.append(f"slowdown {ours['slowdown']:.2f} > {SLOWDOWN_TARGET:g}")
-            if ours["busy_ratio"] > BUSY_RATIO_TARGET:
-                misses.append(f"busy ratio {ours['busy_ratio']:.2f} > {BUSY_RATIO_TARGET:g}")
-            ours["misses"] = "; ".join(misses) if misses else "ok"
-            rows += pair
-            print(f"# {data}: ours {ours['idle_s']:.3f} / {ours['busy_s']:.3f} s, "
-                  f"reference {ref['idle_s']:.3f} / {ref['busy_s']:.3f} s",
-                  file=sys.stderr, flush=True)
+        rows = time_workloads(workloads, spinner, repeats)
     finally:
         spinner.close()
 
