@@ -11,15 +11,19 @@ COMMON_PARAMETERS_DOC = """\
         ``Ridge(alpha=alpha * n)``. Unlike ``MLPClassifier``'s ``alpha``
         (divided by the batch size there), it multiplies the penalty on
         the mean loss.
-    solver : {"auto", "newton", "lbfgs", "adam", "sgd", "gd"}
-        ``"newton"``: damped Newton steps with the exact Hessian
-        :math:`[X, 1]^\\top D [X, 1]` (linear models only; reaches the optimum
-        to rounding); ``"lbfgs"``: full-batch quasi-Newton with a strong-Wolfe
-        line search; ``"adam"``; ``"sgd"``: mini-batch SGD with momentum;
-        ``"gd"``: plain full-batch gradient descent with a fixed step, as in
-        the lectures. ``"auto"`` takes ``"newton"`` where its estimated cost
-        is lower (few features, or few rows), else ``"lbfgs"``, finished by
-        two Newton steps when they are cheap; ``solver_`` says what ran.
+    solver : {"auto", "newton", "newton-cg", "lbfgs", "adam", "sgd", "gd"}
+        ``"newton"``: Newton steps with the exact Hessian
+        :math:`[X, 1]^\\top D [X, 1]` solved by Cholesky (linear models with a
+        Newton-friendly head; reaches the optimum to rounding; few features);
+        ``"newton-cg"``: truncated Newton, conjugate gradient on
+        Hessian-vector products (the same models, many features);
+        ``"lbfgs"``: full-batch quasi-Newton with a strong-Wolfe line search;
+        ``"adam"``; ``"sgd"``: mini-batch SGD with momentum; ``"gd"``: plain
+        full-batch gradient descent with a fixed step, as in the lectures.
+        ``"auto"`` takes the cheapest of newton, newton-cg and lbfgs by a
+        cost model calibrated on measured fits (lbfgs where the Newton
+        solvers do not apply); the pinball loss is solved by Newton steps on
+        smoothed surrogates. ``solver_`` says what ran.
     learning_rate_init : float, default=None
         Step size; None means 1e-3 for adam and 0.1 for sgd and gd (lbfgs
         takes its steps from the line search).
@@ -33,8 +37,8 @@ COMMON_PARAMETERS_DOC = """\
     max_iter : int, default=200
         Maximum number of epochs (adam, sgd) or iterations (lbfgs, gd).
     tol : float, default=1e-4
-        lbfgs and newton stop when the largest gradient entry is at most
-        ``tol`` (newton then takes two more steps, to rounding); the
+        lbfgs and the Newton solvers stop when the largest gradient entry is
+        at most ``tol`` (newton then takes two more steps, to rounding); the
         other solvers stop when the loss (or validation score) has not
         improved by ``tol`` for ``n_iter_no_change`` consecutive epochs.
     n_iter_no_change : int, default=10
@@ -88,8 +92,8 @@ COMMON_ATTRIBUTES_DOC = """\
     best_validation_score_ : float
         The best of those (only with early_stopping).
     solver_ : str
-        The solver that ran: ``"newton"``, ``"lbfgs"``, ``"lbfgs+newton"``
-        (L-BFGS finished by Newton steps), ``"gd"``, ``"sgd"`` or ``"adam"``.
+        The solver that ran: ``"newton"``, ``"newton-cg"``, ``"lbfgs"``,
+        ``"gd"``, ``"sgd"`` or ``"adam"``.
     module_ : torch.nn.Module
         The trained module.
 """

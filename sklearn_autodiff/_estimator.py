@@ -500,7 +500,9 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
 
     def _warn_if_degenerate(self, problem, history):
         """Warn when the fit ends worse than, or no better than, a constant model."""
-        message = degenerate_fit_message(self, problem, history)
+        # Its passes over X are small operations: under the fit's thread policy.
+        with thread_budget(problem.n_samples * _largest_weight(problem.module, problem.X.shape[1])):
+            message = degenerate_fit_message(self, problem, history)
         if message is not None:
             warnings.warn(f"{message} {DIVERGENCE_HINT}", ConvergenceWarning, stacklevel=6)
 
