@@ -341,7 +341,13 @@ def _scaled_derivatives(pointwise, first, second, sample_weight):
 
 
 class SquaredError(RegressionHead):
-    r"""Half squared error with the identity link: :math:`\ell = \tfrac12 (y - z)^2`."""
+    r"""Half squared error with the identity link: :math:`\ell = \tfrac12 (y - z)^2`.
+
+    Its objective on a linear model is quadratic (``quadratic = True``): one
+    Newton step reaches the optimum, as Ridge's Cholesky solver does.
+    """
+
+    quadratic = True
 
     def pointwise_loss(self, raw, target):
         """:math:`\\tfrac12 (y - z)^2`."""

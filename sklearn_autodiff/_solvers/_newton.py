@@ -182,6 +182,7 @@ class Newton(AffineNewton):
 
     def __init__(self, problem, options, context):
         super().__init__(problem, options, context)
+        self.quadratic = bool(getattr(context.head, "quadratic", False))
         # Small problems keep [X, 1] whole: one product per Hessian, no blocks.
         n, d = self.X.shape
         self.X1 = None
@@ -190,6 +191,12 @@ class Newton(AffineNewton):
 
     def _direction(self, grad, D):
         return _newton_direction(self._hessian(D), grad.to(torch.float64)), None
+
+    def step(self):
+        loss, converged = super().step()
+        # A quadratic objective (squared error) is minimised by one exact
+        # Newton step: the polishing steps would only confirm it.
+        return loss, converged or self.quadratic
 
     def _hessian(self, D):
         """Per-output Hessians in float64, shape (k, d + 1, d + 1), the penalty included."""
