@@ -15,6 +15,7 @@ from ._distributed import agree_on_shards, shared_parameters
 from ._docs import CLASSIFIER_ATTRIBUTES_DOC, CLASSIFIER_PARAMETERS_DOC
 from ._estimator import AutodiffEstimator
 from ._fit_call import TrainingData
+from ._labels import check_label_types
 from ._reject_option import RejectOptionMixin
 from ._weights import check_class_weight, rescaled_sample_weight
 from .heads import SoftmaxCrossEntropy
@@ -160,6 +161,11 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
                 "sees one batch at a time; pass a dict computed with "
                 "sklearn.utils.compute_class_weight on all the labels instead."
             )
+
+    def _validate_training_data(self, X, y, reset):
+        # Before scikit-learn sorts y (a bare TypeError) or checks it (no word of y).
+        check_label_types(y)
+        return super()._validate_training_data(X, y, reset)
 
     def _validate_targets(self, y):
         check_classification_targets(y)

@@ -36,7 +36,7 @@ from scipy.stats import chi2
 from ._modules import TanhScorer
 from .heads import local_total
 
-__all__ = ["DIVERGENCE_HINT", "degenerate_fit_message"]
+__all__ = ["DIVERGENCE_HINT", "degenerate_fit_message", "final_objective"]
 
 #: What to try when training diverges or ends degenerate.
 DIVERGENCE_HINT = (
@@ -182,6 +182,11 @@ def _blocks(problem):
         share = (X.shape[0] if w is None else float(w.sum())) / total
         if share > 0:
             yield X, target, w, share
+
+
+def final_objective(problem):
+    """The objective at the module's parameters, over row blocks (and ranks): a float."""
+    return _objective(problem)
 
 
 def _objective(problem):

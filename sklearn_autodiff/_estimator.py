@@ -53,7 +53,7 @@ from ._data import (
     to_tensor,
     torch_dtype,
 )
-from ._degenerate import DIVERGENCE_HINT, degenerate_fit_message
+from ._degenerate import DIVERGENCE_HINT, degenerate_fit_message, final_objective
 from ._distributed import communicator
 from ._fit_call import FitCall
 from ._options import training_options, training_policies
@@ -265,6 +265,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         history = self._train(problem, call, score, callback_ctx, data)
         if history.interrupted and history.n_iter == 0:
             raise _NothingTrained
+        self._check_last_step(problem, history)
         # The same bits everywhere, whatever each rank's BLAS did.
         call.comm.broadcast_module(module)
         self._commit(module, data, call, history, score is not None)
@@ -422,6 +423,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
             options, problem, self.head, self._custom_loss(), self.alpha_, generator
         )
         self._solver_name = solver.name
+        self._last_loss_seen = solver.loss_after_step
         if call.partial and hasattr(self, "_optimizer_state_"):
             solver.load_state_dict(self._optimizer_state_)
         # Distributed: one thread count for all ranks (the same rounding everywhere).
@@ -450,6 +452,24 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         finally:
             _set_generator(module, None)
 
+    def _check_last_step(self, problem, history):
+        """Refuse parameters whose loss the last update made infinite or NaN.
+
+        First-order steps report the loss seen before their last update, so
+        the loop's finiteness test cannot see that update overflow: the
+        objective is evaluated once more at the parameters kept (one forward
+        pass over X). The other solvers report the loss where they end.
+        """
+        if self._last_loss_seen or not history.n_iter:
+            return
+        with thread_budget(problem.n_samples * _largest_weight(problem.module, problem.X.shape[1])):
+            final = final_objective(problem)
+        if not np.isfinite(final):
+            raise ValueError(
+                f"Training diverged: the loss became {final} after the last iteration. "
+                f"{DIVERGENCE_HINT} The estimator was left as it was before this call."
+            )
+
     def _step_callbacks(self, callback_ctx, module, data, call):
         """The loop's per-step hook for the user's callbacks, or None without any."""
         if not getattr(self, "_skl_callbacks", None):
@@ -474,7 +494,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         for name, value in self._fitted_attributes(module, data, call.space).items():
             setattr(self, name, value)
         self.solver_ = self._solver_name
-        del self._solver_name
+        del self._solver_name, self._last_loss_seen
         self._optimizer_state_ = history.optimizer_state
         self.n_iter_ = previous_iter + history.n_iter
         self.loss_curve_ = previous_curve + history.loss_curve

@@ -183,7 +183,10 @@ class MLP(nn.Module):
         layers = []
         pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
         for index, (fan_in, fan_out) in enumerate(pairs):
-            linear = nn.utils.skip_init(nn.Linear, fan_in, fan_out)
+            # On the default device: "meta" when loading checks a stored state.
+            linear = nn.utils.skip_init(
+                nn.Linear, fan_in, fan_out, device=torch.get_default_device()
+            )
             _init_linear(linear, activation)
             layers.append(linear)
             if index < len(pairs) - 1:

@@ -3,6 +3,8 @@
 import numbers
 import os
 
+import torch
+
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from ._classifier import AutodiffClassifier
@@ -175,6 +177,8 @@ def _hidden_sizes(sizes, owner):
 
 def _check_memory(layer_sizes):
     """Refuse a network whose parameters alone (with gradients and Adam moments) exceed RAM."""
+    if torch.get_default_device().type == "meta":
+        return  # a shape-only build (loading checks a stored state this way)
     n_params = sum((a + 1) * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
     needed = 4 * 8 * n_params  # float64 parameters, gradients and two moments
     try:

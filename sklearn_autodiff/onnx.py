@@ -87,6 +87,7 @@ except ImportError as exc:  # pragma: no cover - exercised without skl2onnx
 
 import numpy as np
 
+from ._reject import resolve_reject_label
 from .linear_model import BCELogisticClassifier, LinearAutodiffRegressor, TanhLogisticClassifier
 from .neural_network import MLPAutodiffRegressor, MLPSoftmaxClassifier
 
@@ -99,7 +100,6 @@ ALIASES = {
     MLPSoftmaxClassifier: "SklearnAutodiffMLPSoftmaxClassifier",
 }
 
-_ACTIVATION_OPS = {"relu": "Relu", "tanh": "Tanh", "logistic": "Sigmoid", "identity": None}
 
 
 # ---------------------------------------------------------------- helpers
@@ -132,14 +132,9 @@ def _reject_label(model):
     """The label :meth:`predict` gives rejections, or None without a threshold."""
     if model.reject_threshold is None:
         return None
-    try:
-        from ._reject import resolve_reject_label
-    except ImportError:  # pragma: no cover - the fitted attribute is the fallback
-        label = model.reject_label_
-    else:
-        # predict resolves the label at call time, so a changed reject_label
-        # (or a threshold set after fit) is honoured; do the same.
-        label, _ = resolve_reject_label(_host(model.classes_), model.reject_label)
+    # predict resolves the label at call time, so a changed reject_label
+    # (or a threshold set after fit) is honoured; do the same.
+    label, _ = resolve_reject_label(_host(model.classes_), model.reject_label)
     return label
 
 
@@ -252,15 +247,8 @@ def _linear_proba(b, x, model, dtype):
 
 
 def _mlp_proba(b, x, model, dtype):
-    coefs = [_host(c) for c in model.coefs_]
-    intercepts = [_host(c) for c in model.intercepts_]
-    activation = _ACTIVATION_OPS[model.activation]
-    h = x
-    for index, (weight, bias) in enumerate(zip(coefs, intercepts)):
-        h = _affine(b, h, weight, bias, dtype, f"layer{index}")
-        if index < len(coefs) - 1 and activation is not None:
-            h = b.node(activation, [h], f"h{index}")
-    return b.node("Softmax", [h], "proba", axis=1)
+    """Softmax of the fitted network's logits, read from ``module_`` (not the hyperparameters)."""
+    return b.node("Softmax", [_module_graph(b, x, model.module_, dtype)], "proba", axis=1)
 
 
 # ----------------------------------------------- shape calculator, converter
@@ -268,7 +256,10 @@ def _mlp_proba(b, x, model, dtype):
 
 def calculate_output_shapes(operator):
     """skl2onnx shape calculator: ``label`` (N,) and ``probabilities`` (N, K)."""
+    from sklearn.utils.validation import check_is_fitted
+
     model = operator.raw_operator
+    check_is_fitted(model)  # the graph is made of fitted state only
     classes = _host(model.classes_)
     n = operator.inputs[0].get_first_dimension()
     label_type = StringTensorType if _label_kind(classes) == "str" else Int64TensorType
@@ -321,6 +312,15 @@ def convert(scope, operator, container):
     b.node("Identity", [labels], output=operator.outputs[0].full_name)
 
 
+def parse_fitted_classifier(scope, model, inputs, custom_parsers=None):
+    """skl2onnx's classifier parser, after refusing an unfitted model with NotFittedError."""
+    from skl2onnx._parse import _parse_sklearn_classifier
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(model)
+    return _parse_sklearn_classifier(scope, model, inputs, custom_parsers=custom_parsers)
+
+
 def register_converters():
     """Register the converters with skl2onnx (done on import; idempotent)."""
     for model_type, alias in ALIASES.items():
@@ -329,6 +329,7 @@ def register_converters():
             alias,
             calculate_output_shapes,
             convert,
+            parser=parse_fitted_classifier,
             # skl2onnx's classifier parser reads "nocl"; class indices in
             # place of the labels are not supported here.
             options={"zipmap": [True, False, "columns"], "nocl": [False]},
@@ -411,8 +412,6 @@ def convert_selective(scope, operator, container):
     ``class_thresholds_`` for the predicted class (a Gather on the argmax),
     so the labels are those of :meth:`SelectiveClassifierCV.predict`.
     """
-    from ._reject import resolve_reject_label
-
     model = operator.raw_operator
     dtype = _np_float(operator)
     b = _Builder(scope, container, "SelectiveClassifierCV")

@@ -59,3 +59,26 @@ def test_an_unfitted_regressor_is_refused():
     X, _ = _data()
     with pytest.raises(NotFittedError):
         to_onnx(LinearAutodiffRegressor(), X[:1].astype(np.float32))
+
+
+def test_classifier_graph_follows_the_fitted_network_not_set_params():
+    from sklearn.datasets import make_classification
+
+    from sklearn_autodiff import MLPSoftmaxClassifier
+
+    X, y = make_classification(200, 5, n_classes=3, n_informative=3, random_state=0)
+    model = MLPSoftmaxClassifier((16,), solver="lbfgs", random_state=0, max_iter=300).fit(X, y)
+    model.set_params(activation="tanh")
+    onx = to_onnx(model, X[:1].astype(np.float32), options={"zipmap": False})
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    labels, proba = session.run(None, {"X": X.astype(np.float32)})
+    np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-4)
+    np.testing.assert_array_equal(labels, model.predict(X))
+
+
+def test_an_unfitted_classifier_is_refused():
+    from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier
+
+    for model in (BCELogisticClassifier(), MLPSoftmaxClassifier()):
+        with pytest.raises(NotFittedError):
+            to_onnx(model, np.zeros((1, 3), np.float32))

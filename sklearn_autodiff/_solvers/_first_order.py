@@ -72,6 +72,7 @@ class GradientDescent(TorchOptimizerSolver):
     """One full-batch step of fixed size per step."""
 
     name = "gd"
+    loss_after_step = False  # the closure's loss, before the update
 
     def __init__(self, problem, options, context=None):
         self.closure = _full_batch_closure(problem, 0)
@@ -83,6 +84,8 @@ class GradientDescent(TorchOptimizerSolver):
 
 class MiniBatch(TorchOptimizerSolver):
     """One epoch of mini-batch Adam or SGD per step.
+
+    The epoch's loss is the mean of the batches' losses, each before its update.
 
     Nothing in the batch loop waits for the device: batch losses stay
     tensors and are averaged, weighted by each batch's sample weight, once
@@ -96,6 +99,8 @@ class MiniBatch(TorchOptimizerSolver):
     """
 
     full_batch = False
+
+    loss_after_step = False
 
     def __init__(self, problem, options, context):
         self.problem = problem

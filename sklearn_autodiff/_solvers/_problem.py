@@ -230,6 +230,9 @@ class Solver:
 
     name = None
     full_batch = True
+    #: Whether ``step`` reports the loss at the parameters it leaves (else
+    #: the loss seen on the way, before the last update: first-order steps).
+    loss_after_step = True
 
     @staticmethod
     def applies(problem, context):
