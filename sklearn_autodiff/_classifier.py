@@ -15,7 +15,7 @@ from ._distributed import agree_on_shards, shared_parameters
 from ._docs import CLASSIFIER_ATTRIBUTES_DOC, CLASSIFIER_PARAMETERS_DOC
 from ._estimator import AutodiffEstimator
 from ._fit_call import TrainingData
-from ._labels import check_label_types
+from ._labels import check_class_labels
 from ._reject_option import RejectOptionMixin
 from ._weights import check_class_weight, rescaled_sample_weight
 from .heads import SoftmaxCrossEntropy
@@ -164,7 +164,7 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
 
     def _validate_training_data(self, X, y, reset):
         # Before scikit-learn sorts y (a bare TypeError) or checks it (no word of y).
-        check_label_types(y)
+        check_class_labels(y)
         return super()._validate_training_data(X, y, reset)
 
     def _validate_targets(self, y):

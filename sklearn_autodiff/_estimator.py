@@ -466,7 +466,8 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
             final = final_objective(problem)
         if not np.isfinite(final):
             raise ValueError(
-                f"Training diverged: the loss became {final} after the last iteration. "
+                f"Training diverged: the loss became {final} after the last iteration "
+                f"({history.n_iter}). "
                 f"{DIVERGENCE_HINT} The estimator was left as it was before this call."
             )
 

@@ -1,63 +1,107 @@
-"""Clear messages for class labels numpy cannot sort or scikit-learn refuses tersely.
+"""Checks of classification labels, with messages that name y and what is wrong.
 
-Labels are sorted to make ``classes_``; a y that mixes numbers and strings,
-or holds a missing value among strings, fails deep inside numpy or
-scikit-learn with a message that does not say it is about y.
+scikit-learn sorts the labels (``np.unique``) and so fails on y mixing
+numbers and strings with a bare ``TypeError: '<' not supported between
+instances of 'int' and 'str'``, and on string labels holding a NaN with
+``Input contains NaN``, neither naming y. :func:`check_class_labels` runs
+first and says which.
 """
 
 import numbers
 
 import numpy as np
 
+__all__ = ["check_class_labels"]
 
-def check_label_types(y):
-    """Refuse object labels that mix kinds or hold NaN / None, naming y.
+
+def check_class_labels(y):
+    """Refuse class labels of mixed kinds, or with missing values, naming y.
 
     Parameters
     ----------
-    y : array-like
-        The targets of a classifier, as given (anything else than object
-        labels is left to scikit-learn's checks).
+    y : array-like of shape (n_samples,)
+        The class labels of a fit (before they are sorted or encoded).
+
+    Returns
+    -------
+    y : ndarray
+        ``y`` as a numpy array, unchanged.
 
     Raises
     ------
     ValueError
-        If y holds None or NaN, or mixes numbers with strings (or other kinds).
+        If y holds NaN or None (a missing label), or mixes numbers with
+        strings (or other label types that cannot be sorted together).
     """
-    try:
-        y = np.asarray(y if not hasattr(y, "to_numpy") else y.to_numpy())
-    except (ValueError, TypeError):  # ragged or exotic: scikit-learn's checks say why
-        return
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        if np.isnan(y).any():
+            raise ValueError(_missing_message(y, np.flatnonzero(np.isnan(y.ravel()))[0]))
+        return y
     if y.dtype.kind != "O":
-        return
-    missing = [v for v in y.ravel() if v is None or (isinstance(v, float) and np.isnan(v))]
-    if missing:
-        raise ValueError(
-            f"y contains {len(missing)} missing label(s) ({_describe(missing[:3])}); every "
-            "sample needs a class. Drop those samples or give them a label."
-        )
-    kinds = {_kind(v) for v in y.ravel()}
-    if len(kinds) > 1:
+        return y  # one numpy dtype: one kind of label
+    flat = y.ravel()
+    # One pass over the types (fast), then a look at the values only where
+    # a type can hold a missing value or a mix is found.
+    types = set(map(type, flat))
+    if any(_may_be_missing(t) for t in types):
+        missing = np.flatnonzero([_may_be_missing(type(v)) and _is_missing(v) for v in flat])
+        if len(missing):
+            raise ValueError(_missing_message(y, missing[0]))
+    kinds = {_kind(t) for t in types}
+    if len({"number" if kind in _NUMBER_KINDS else kind for kind in kinds}) > 1:
         examples = {}
-        for v in y.ravel():
-            examples.setdefault(_kind(v), v)
-        listing = ", ".join(f"{kind} (e.g. {examples[kind]!r})" for kind in sorted(kinds))
+        for value in flat:
+            examples.setdefault(_kind(type(value)), value)
         raise ValueError(
-            f"y mixes labels of different types: {listing}. Labels are sorted to "
-            "make classes_, so they must be all numbers or all strings; convert them "
-            "first, e.g. y.astype(str)."
+            f"y mixes label types {' and '.join(sorted(kinds))} (for example "
+            f"{', '.join(repr(v) for v in examples.values())}); the labels of a fit are "
+            "sorted together, so they must be of one type. Convert y to one type, for "
+            "example y.astype(str)."
         )
+    return y
 
 
-def _kind(value):
-    if isinstance(value, (bool, np.bool_)):
-        return "bool"
-    if isinstance(value, numbers.Number):
-        return "number"
-    if isinstance(value, (str, bytes)):
-        return "str"
-    return type(value).__name__
+# Label types that compare with each other, so may appear together.
+_NUMBER_KINDS = {"bool", "int", "float"}
 
 
-def _describe(values):
-    return ", ".join(repr(v) for v in values)
+def _kind(label_type):
+    """A short name of a label type: bool, int, float, str, bytes, or the type's name."""
+    for kind, bases in _KINDS:
+        if issubclass(label_type, bases):
+            return kind
+    return label_type.__name__
+
+
+_KINDS = [
+    ("bool", (bool, np.bool_)),
+    ("int", numbers.Integral),
+    ("float", numbers.Real),
+    ("str", str),
+    ("bytes", bytes),
+]
+
+
+def _may_be_missing(label_type):
+    """Whether labels of this type can be missing values (None, NaN, pandas.NA, NaT)."""
+    return label_type is type(None) or _kind(label_type) not in ("bool", "int", "str", "bytes")
+
+
+def _is_missing(value):
+    """Whether a label is None, NaN, or another missing-value marker (pandas.NA, NaT)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN and NaT differ from themselves
+    except TypeError:  # pandas.NA: its comparison is NA, whose truth is ambiguous
+        return True
+
+
+def _missing_message(y, index):
+    found = y.ravel()[index]
+    return (
+        f"y contains NaN or None (a missing label; the first, {found!r}, at index {index}). "
+        "Every sample needs a class label: drop the samples without one, or give them "
+        "a label of their own."
+    )

@@ -13,8 +13,9 @@ from ._distributed import agree_on_shards, shared_parameters
 from ._docs import COMMON_PARAMETERS_DOC, REGRESSOR_ATTRIBUTES_DOC
 from ._estimator import AutodiffEstimator
 from ._fit_call import TrainingData
+from ._persistence import StateError
 from ._weights import rescaled_sample_weight
-from .heads import HalfPoisson, Huber, Pinball, SquaredError
+from .heads import HalfPoisson, Huber, Pinball, RegressionHead, SquaredError
 
 
 class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
@@ -173,6 +174,18 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     def _module_targets(self):
         """The ``n_outputs`` the fitted module was built for."""
         return self.n_outputs_
+
+    def _check_restored_state(self, state, n_outputs):
+        """A loaded state's ``n_outputs_``, y's dimension and head against the module's."""
+        count = state.get("n_outputs_")
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count != n_outputs:
+            raise StateError(
+                f"n_outputs_ is {count!r} but the module was built for {n_outputs} outputs"
+            )
+        if state.get("_y_ndim_") not in (1, 2) or (state["_y_ndim_"] == 1 and count != 1):
+            raise StateError(f"_y_ndim_ is {state.get('_y_ndim_')!r}, not 1 (one output) or 2")
+        if not isinstance(state.get("head_"), RegressionHead):
+            raise StateError("head_ must be the regression head of the fit; it is missing")
 
     def _validation_score(self, output, values, weight, comm):
         """Weighted R² of the held-out rows (over every rank's), averaged over outputs."""

@@ -215,15 +215,14 @@ def _float_input(b, operator, dtype):
 
 
 def _linear_logits(model):
-    """Logit weights (d, n_outputs) and biases (n_outputs,), in float64."""
-    coef = _host(model.coef_).astype(np.float64)
-    intercept = _host(model.intercept_).astype(np.float64)
-    if isinstance(model, TanhLogisticClassifier):
-        # logit = 2 beta (x . w + intercept): fold the scale into the weights.
-        scale = 2.0 * _host(model.beta_).astype(np.float64)
-        coef = scale[:, None] * coef
-        intercept = scale * intercept
-    return coef.T, intercept
+    """Logit weights (d, n_outputs) and biases (n_outputs,) of the fitted module, in float64.
+
+    Read from ``module_`` (what :meth:`predict_proba` computes with), not
+    from hyperparameters or published copies such as ``coef_``; the tanh
+    model's ``affine_logits`` has ``2 beta`` folded in.
+    """
+    weight, bias = model.module_.affine_logits()
+    return _host(weight).astype(np.float64).T, _host(bias).astype(np.float64)
 
 
 def _linear_proba(b, x, model, dtype):

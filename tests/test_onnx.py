@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -245,3 +245,32 @@ def test_clear_import_error_without_skl2onnx(monkeypatch):
     monkeypatch.delitem(sys.modules, "sklearn_autodiff.onnx")
     with pytest.raises(ImportError, match=r"pip install sklearn_autodiff\[onnx\]"):
         importlib.import_module("sklearn_autodiff.onnx")
+
+
+def test_graph_uses_the_fitted_network_not_changed_hyperparameters():
+    X, y = load_iris(return_X_y=True)
+    clf = MLPSoftmaxClassifier((16,), solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.set_params(activation="tanh", hidden_layer_sizes=(3, 3))  # not fitted: ignored
+    onx = to_onnx(clf, X[:1].astype(np.float64), options={"zipmap": False})
+    ops = {node.op_type for node in onx.graph.node}
+    assert "Relu" in ops and "Tanh" not in ops
+    _, proba = _run(clf, X.astype(np.float64), zipmap=False)
+    np.testing.assert_allclose(proba, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("Estimator", [BCELogisticClassifier, TanhLogisticClassifier])
+def test_linear_graph_reads_the_module_not_published_copies(Estimator):
+    X, y = load_iris(return_X_y=True)
+    clf = Estimator(solver="lbfgs", max_iter=50).fit(X, y)
+    expected = clf.predict_proba(X)
+    clf.coef_ = clf.coef_ * 0  # a published copy; predict_proba does not use it
+    _, proba = _run(clf, X.astype(np.float64), zipmap=False)
+    np.testing.assert_allclose(proba, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("Estimator", [BCELogisticClassifier, TanhLogisticClassifier,
+                                       MLPSoftmaxClassifier])
+def test_unfitted_estimator_is_not_fitted_error(Estimator):
+    with pytest.raises(NotFittedError):
+        to_onnx(Estimator(), np.zeros((1, 4), np.float32))

@@ -707,3 +707,214 @@ def test_class_weights_that_are_all_zero_are_refused():
     X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
     with pytest.raises(ValueError, match="sum to zero"):
         BCELogisticClassifier(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+
+
+# ------------------------------------------------ crafted persisted states
+
+
+def _fitted(Estimator, n_classes=2, **params):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.arange(60) % n_classes
+    return _quick(Estimator, **params).fit(X, y), X
+
+
+def _load_tampered(estimator, how, tamper, monkeypatch):
+    """Save ``estimator`` with its state changed by ``tamper``, then load it."""
+    state = tamper(estimator.__getstate__())
+    with monkeypatch.context() as patch:
+        patch.setattr(type(estimator), "__getstate__", lambda self: state)
+        if how == "pickle":
+            import pickle
+
+            data = pickle.dumps(estimator)
+        else:
+            sio = pytest.importorskip("skops.io")
+            data = sio.dumps(estimator)
+    if how == "pickle":
+        return pickle.loads(data)
+    return sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+
+
+def _with(**changes):
+    def tamper(state):
+        state = {**state, **changes}
+        return {k: v for k, v in state.items() if v is not _DROP}
+
+    return tamper
+
+
+def _weights_as(dtype):
+    def tamper(state):
+        weights = {k: v.astype(dtype) for k, v in state["_module_state_"].items()}
+        return {**state, "_module_state_": weights}
+
+    return tamper
+
+
+_DROP = object()
+CRAFTED_STATES = {
+    "n_features_in_=2e9": (BCELogisticClassifier, _with(n_features_in_=2 * 10**9),
+                           "n_features_in_"),
+    "n_classes=1e9": (TanhLogisticClassifier, _with(_module_n_classes_=10**9),
+                      "_module_n_classes_"),
+    "huge hidden size": (MLPSoftmaxClassifier, _with(hidden_layer_sizes=(10**7,)),
+                         "shape"),
+    "4 classes, 2 outputs": (MLPSoftmaxClassifier, _with(classes_=np.arange(4)), "classes_"),
+    "no classes_": (BCELogisticClassifier, _with(classes_=_DROP), "classes_"),
+    "complex weights": (MLPSoftmaxClassifier, _weights_as(np.complex128), "complex"),
+    "int weights": (BCELogisticClassifier, _weights_as(np.int64), "they are int64"),
+    "float16 weights": (TanhLogisticClassifier, _weights_as(np.float16), "they are float16"),
+    "float n_features_in_": (BCELogisticClassifier, _with(n_features_in_=3.0), "n_features_in_"),
+}
+
+
+@pytest.mark.parametrize("how", ["pickle", "skops"])
+@pytest.mark.parametrize("case", list(CRAFTED_STATES))
+def test_crafted_state_is_refused_with_one_clear_error(case, how, monkeypatch):
+    Estimator, tamper, named = CRAFTED_STATES[case]
+    estimator, _ = _fitted(Estimator)
+    with pytest.raises(ValueError, match=f"Cannot restore {Estimator.__name__}") as info:
+        _load_tampered(estimator, how, tamper, monkeypatch)
+    assert named in str(info.value)
+    assert "refit the estimator" in str(info.value)
+
+
+def test_huge_crafted_sizes_fail_fast_without_allocating():
+    # In a child process whose address space is capped at 3 GB: building
+    # the 8 GB (or 16 GB) model first would fail there with a MemoryError or
+    # a torch allocation error, not with the ValueError.
+    import subprocess
+    import sys
+
+    script = """
+import pickle, resource, numpy as np
+from sklearn_autodiff import BCELogisticClassifier, TanhLogisticClassifier
+X = np.random.default_rng(0).normal(size=(40, 3)); y = np.arange(40) % 2
+for est, key, value in [(BCELogisticClassifier(), "n_features_in_", 2 * 10**9),
+                        (TanhLogisticClassifier(), "_module_n_classes_", 10**9)]:
+    state = {**est.fit(X, y).__getstate__(), key: value}
+    resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, resource.RLIM_INFINITY))
+    try:
+        type(est).__new__(type(est)).__setstate__(state)
+    except ValueError as exc:
+        assert key in str(exc), exc
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_untampered_state_still_loads(Estimator, monkeypatch):
+    estimator, X = _fitted(Estimator, n_classes=3)
+    loaded = _load_tampered(estimator, "pickle", lambda state: state, monkeypatch)
+    np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
+
+
+# ------------------------------------------- a last step that overflows
+
+
+def _well_fitted(Estimator, solver, **params):
+    if Estimator is TanhLogisticClassifier:
+        params = {"learning_rate_init": 0.5, **params}
+    y = (X0[:, 0] > 0).astype(int)  # separable: the fit ends far below the prior
+    return _quick(Estimator, solver=solver, max_iter=200, **params).fit(X0, y), y
+
+
+def _one_more_step_keeps_a_finite_model_or_says_diverged(clf, y, call):
+    """After a good fit, one step by ``call``; a non-finite result must be refused."""
+    params, method = CALLS[call]
+    clf.set_params(**params)
+    before = _snapshot(clf)
+    try:
+        getattr(clf, method)(X0, y)
+    except ValueError as exc:
+        assert "Training diverged" in str(exc) and "lower learning_rate_init" in str(exc)
+        _assert_same_state(_snapshot(clf), before)
+        return
+    assert np.isfinite(clf.loss_)
+    _assert_sane_output(clf, X0)
+
+
+CALLS = {  # (parameters to set first, method)
+    "partial_fit": ({}, "partial_fit"),
+    "warm fit, 1 step": ({"warm_start": True, "max_iter": 1}, "fit"),
+}
+
+
+# Tanh with sgd or adam is left out: its first step sends log(beta) to
+# -1e300, a collapsed but finite model (the degenerate-fit warning's case).
+OVERFLOWING = [
+    (TanhLogisticClassifier, "gd"),
+    *[(E, s) for E in (BCELogisticClassifier, MLPSoftmaxClassifier) for s in ("gd", "sgd", "adam")],
+]
+
+
+@pytest.mark.parametrize(("Estimator", "solver"), OVERFLOWING)
+@pytest.mark.parametrize("call", list(CALLS))
+def test_last_step_that_overflows_is_the_divergence_error(Estimator, solver, call):
+    # The loss recorded for the step is the one before it, better than the
+    # prior's: only the loss after it shows the overflow.
+    clf, y = _well_fitted(Estimator, solver)
+    params, method = CALLS[call]
+    clf.set_params(learning_rate_init=1e300, **params)
+    before = _snapshot(clf)
+    with pytest.raises(ValueError, match=r"Training diverged: the loss became (nan|inf) after "
+                                         r"the last iteration \(1\)\..*left as it was"):
+        getattr(clf, method)(X0, y)
+    _assert_same_state(_snapshot(clf), before)
+
+
+def test_mlp_sgd_early_stopping_keeps_no_overflowed_parameters():
+    clf, y = _well_fitted(MLPSoftmaxClassifier, "sgd", early_stopping=True)
+    clf.set_params(learning_rate_init=1e300, warm_start=True, max_iter=1)
+    before = _snapshot(clf)
+    with pytest.raises(ValueError, match="Training diverged"):
+        clf.fit(X0, y)
+    _assert_same_state(_snapshot(clf), before)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    exponent=st.floats(0, 300),
+    which=st.sampled_from(ESTIMATORS),
+    solver=st.sampled_from(["gd", "sgd", "adam"]),
+    call=st.sampled_from(list(CALLS)),
+)
+def test_random_learning_rates_never_leave_a_non_finite_model(exponent, which, solver, call):
+    clf, y = _well_fitted(which, solver)
+    clf.set_params(learning_rate_init=10.0**exponent)
+    _one_more_step_keeps_a_finite_model_or_says_diverged(clf, y, call)
+
+
+_FITTED_FOR_STATES = {}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(ESTIMATORS),
+    n_features=st.one_of(st.just(3), st.integers(-1, 10**12)),
+    n_outputs=st.one_of(st.just(2), st.integers(-1, 10**12)),
+    n_classes=st.one_of(st.just(2), st.integers(0, 5)),
+)
+def test_random_crafted_sizes_load_exactly_or_are_refused(which, n_features, n_outputs, n_classes):
+    if which not in _FITTED_FOR_STATES:
+        _FITTED_FOR_STATES[which] = _fitted(which)
+    estimator, X = _FITTED_FOR_STATES[which]
+    state = {
+        **estimator.__getstate__(),
+        "n_features_in_": n_features,
+        "_module_n_classes_": n_outputs,
+        "classes_": np.arange(n_classes),
+    }
+    loaded = which.__new__(which)
+    if (n_features, n_outputs, n_classes) == (3, 2, 2):
+        loaded.__setstate__(state)
+        np.testing.assert_array_equal(loaded.predict_proba(X), estimator.predict_proba(X))
+        return
+    with pytest.raises(ValueError, match=f"Cannot restore {which.__name__} from this state"):
+        loaded.__setstate__(state)
