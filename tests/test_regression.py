@@ -231,6 +231,10 @@ def test_own_regressor_with_a_custom_loss():
     assert reg.score(X, y) > 0.5
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 @parametrize_with_checks([LinearAutodiffRegressor(), LinearAutodiffRegressor(loss="huber"),
                           LinearAutodiffRegressor(loss="quantile"), LinearAutodiffRegressor(loss="poisson"),
                           LogCoshNet()])
@@ -238,6 +242,10 @@ def test_linear_regressors_pass_every_check(estimator, check):
     check(estimator)
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 @parametrize_with_checks([MLPAutodiffRegressor()])
 def test_mlp_regressors_pass_every_check(estimator, check):
     # No expected failure: scikit-learn marks the sample-weight equivalence
