@@ -48,7 +48,9 @@ def test_build_module_returning_a_function_is_a_type_error():
 
 
 # The "float" case converts the loss with float() on purpose, which torch warns about.
-@pytest.mark.filterwarnings("ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning")
+@pytest.mark.filterwarnings(
+    "ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning"
+)
 @pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd", "gd"])
 @pytest.mark.parametrize("bad", ["float", "detached", "vector"])
 def test_a_loss_that_is_not_a_scalar_tensor_with_a_gradient(solver, bad):
@@ -129,7 +131,9 @@ class FocalNet(AutodiffClassifier):  # 12 lines with the head: a classifier with
 # Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
 @pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 # check_estimator skips its array-API checks where no such namespace or device is installed.
-@pytest.mark.filterwarnings("ignore:Skipping check check_array_api:sklearn.exceptions.SkipTestWarning")
+@pytest.mark.filterwarnings(
+    "ignore:Skipping check check_array_api:sklearn.exceptions.SkipTestWarning"
+)
 def test_a_user_head_brings_its_link_and_passes_the_checks():
     model = FocalNet(solver="lbfgs").fit(X, Y)
     assert model.solver_ == "lbfgs"

@@ -129,7 +129,9 @@ def test_mlp_regressor_learns_a_curve():
 
 
 # A short lbfgs fit (max_iter=30): the test checks the validation scores, not convergence.
-@pytest.mark.filterwarnings("ignore:MLPAutodiffRegressor reached max_iter:sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings(
+    "ignore:MLPAutodiffRegressor reached max_iter:sklearn.exceptions.ConvergenceWarning"
+)
 @pytest.mark.parametrize("scoring", [None, "loss", "neg_mean_absolute_error"])
 def test_early_stopping_scores(scoring):
     X, y = _data(n=400)
