@@ -47,6 +47,10 @@ def test_build_module_returning_a_function_is_a_type_error():
         Functional().fit(X, Y)
 
 
+# The "float" case converts the loss with float() on purpose, which torch warns about.
+@pytest.mark.filterwarnings(
+    "ignore:Converting a tensor with requires_grad=True to a scalar:UserWarning"
+)
 @pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd", "gd"])
 @pytest.mark.parametrize("bad", ["float", "detached", "vector"])
 def test_a_loss_that_is_not_a_scalar_tensor_with_a_gradient(solver, bad):
@@ -63,6 +67,8 @@ def test_a_loss_that_is_not_a_scalar_tensor_with_a_gradient(solver, bad):
         BadLoss(solver=solver).fit(X, Y)
 
 
+# Deliberately short fits: the test compares two identical fits, not a converged model.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize(
     "context", [torch.no_grad, torch.inference_mode, lambda: torch.set_grad_enabled(False)]
 )
@@ -79,6 +85,8 @@ def test_fit_under_a_caller_without_gradients_gives_the_same_model(context, solv
     np.testing.assert_array_equal(model.predict_proba(X), reference.predict_proba(X))
 
 
+# Deliberately short fits: the test compares two identical fits, not a converged model.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_initialisation_ignores_the_default_dtype():
     reference = MLPSoftmaxClassifier((8,), random_state=0, max_iter=3).fit(X, Y)
     before = torch.get_default_dtype()
@@ -118,6 +126,14 @@ class FocalNet(AutodiffClassifier):  # 12 lines with the head: a classifier with
         return torch.nn.Linear(n_features, self.head.n_outputs(n_classes))
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
+# check_estimator skips its array-API checks where no such namespace or device is installed.
+@pytest.mark.filterwarnings(
+    "ignore:Skipping check check_array_api:sklearn.exceptions.SkipTestWarning"
+)
 def test_a_user_head_brings_its_link_and_passes_the_checks():
     model = FocalNet(solver="lbfgs").fit(X, Y)
     assert model.solver_ == "lbfgs"

@@ -4,6 +4,7 @@ Defaults must pass every check with no expected failure. Other
 configurations may list a check as expected to fail, each with its reason.
 """
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_autodiff import BCELogisticClassifier, MLPSoftmaxClassifier, TanhLogisticClassifier
@@ -75,11 +76,19 @@ CONFIGURATIONS += [
 _EXPECTED = {id(est): failures for est, failures in CONFIGURATIONS}
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 @parametrize_with_checks(DEFAULTS)
 def test_defaults_pass_every_check(estimator, check):
     check(estimator)
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 @parametrize_with_checks(
     [est for est, _ in CONFIGURATIONS],
     expected_failed_checks=lambda est: _EXPECTED[id(est)],

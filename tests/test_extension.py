@@ -54,6 +54,10 @@ class SquaredHingeClassifier(AutodiffClassifier):
         return (sample_weight * per_sample).sum() / sample_weight.sum()
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 @parametrize_with_checks([WideTanhNet(), FocalWideTanhNet()])
 def test_user_estimators_pass_every_check(estimator, check):
     check(estimator)

@@ -139,6 +139,8 @@ def test_dtype_follows_the_input(Estimator):
     assert Estimator().fit(X.astype(np.float32), y).coef_.dtype == np.float32
 
 
+# Deliberately short fits: the test compares two fits with one seed, not a converged model.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_same_seed_same_result_and_global_rng_untouched(solver):
     X, y = make_classification(300, 6, random_state=0)

@@ -128,6 +128,10 @@ def test_mlp_regressor_learns_a_curve():
     assert len(reg.coefs_) == 2 and reg.coefs_[0].shape == (1, 32)
 
 
+# A short lbfgs fit (max_iter=30): the test checks the validation scores, not convergence.
+@pytest.mark.filterwarnings(
+    "ignore:MLPAutodiffRegressor reached max_iter:sklearn.exceptions.ConvergenceWarning"
+)
 @pytest.mark.parametrize("scoring", [None, "loss", "neg_mean_absolute_error"])
 def test_early_stopping_scores(scoring):
     X, y = _data(n=400)
@@ -198,6 +202,8 @@ def test_drop_in_pipeline_grid_search_and_target_transform():
     assert clone(reg).get_params() == reg.get_params()
 
 
+# A 5-iteration fit is enough to round-trip: the test compares predictions, not convergence.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_skops_round_trip_trusts_only_our_types():
     sio = pytest.importorskip("skops.io")
     X, y = _data()
@@ -231,6 +237,10 @@ def test_own_regressor_with_a_custom_loss():
     assert reg.score(X, y) > 0.5
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 @parametrize_with_checks([LinearAutodiffRegressor(), LinearAutodiffRegressor(loss="huber"),
                           LinearAutodiffRegressor(loss="quantile"), LinearAutodiffRegressor(loss="poisson"),
                           LogCoshNet()])
@@ -238,6 +248,10 @@ def test_linear_regressors_pass_every_check(estimator, check):
     check(estimator)
 
 
+# scikit-learn's checks fit with tiny max_iter and degenerate data: ConvergenceWarning is theirs.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# Its read-only memmap checks reach torch.as_tensor, which warns on non-writable arrays.
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
 @parametrize_with_checks([MLPAutodiffRegressor()])
 def test_mlp_regressors_pass_every_check(estimator, check):
     # No expected failure: scikit-learn marks the sample-weight equivalence
