@@ -269,7 +269,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         # The same bits everywhere, whatever each rank's BLAS did.
         call.comm.broadcast_module(module)
         self._commit(module, data, call, history, score is not None)
-        self._warn_if_degenerate(problem, history)
+        self._warn_if_degenerate(problem, history, call.partial)
         callback_ctx.call_on_fit_task_end(
             estimator=self, X=data.X, y=data.y, reconstruction_attributes={}
         )
@@ -379,7 +379,10 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
 
     def _problem(self, module, data, call):
         """The :class:`Problem` the solver minimises, its first forward checked."""
-        values = torch.as_tensor(data.values, device=call.device)
+        values = data.values
+        if isinstance(values, np.ndarray) and not values.flags.writeable:
+            values = values.copy()  # read-only y (a memmap): torch would warn on aliasing it
+        values = torch.as_tensor(values, device=call.device)
         problem = Problem(
             module=module,
             loss=self._objective_loss(),
@@ -442,7 +445,6 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
                     # Distributed: every rank stops at the same step, and Ctrl-C is
                     # not absorbed by one rank while the others wait in a collective.
                     agree=call.comm.any if call.comm.active else None,
-                    interruptible=not call.comm.active,
                 )
         except NonFiniteLossError as exc:
             raise ValueError(
@@ -519,8 +521,16 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
                 attributes[name] = space.from_numpy(value)
         return attributes
 
-    def _warn_if_degenerate(self, problem, history):
-        """Warn when the fit ends worse than, or no better than, a constant model."""
+    def _warn_if_degenerate(self, problem, history, partial):
+        """Warn when the fit ends worse than, or no better than, a constant model.
+
+        Not after ``partial_fit``: one incremental step often ends worse than
+        the constant model, as a first epoch does (scikit-learn's
+        ``partial_fit`` does not warn either); a diverging step is refused
+        by :meth:`_check_last_step` all the same.
+        """
+        if partial:
+            return
         # Its passes over X are small operations: under the fit's thread policy.
         with thread_budget(problem.n_samples * _largest_weight(problem.module, problem.X.shape[1])):
             message = degenerate_fit_message(self, problem, history)

@@ -23,10 +23,6 @@ import torch
 from ._solvers import NonFiniteLossError
 
 
-class StopTraining(Exception):
-    """Raised by a step hook to stop training early (not an error)."""
-
-
 @dataclass
 class TrainingHistory:
     """What a training run reports back."""
@@ -135,7 +131,7 @@ class PrintProgress:
 
 
 def train(solver, module, *, max_steps, policies=(), validation_score=None, on_step_end=None,
-          agree=None, interruptible=True):
+          agree=None):
     """Run ``solver`` for at most ``max_steps`` steps, calling the policies after each.
 
     Parameters
@@ -151,14 +147,13 @@ def train(solver, module, *, max_steps, policies=(), validation_score=None, on_s
     validation_score : callable, optional
         ``validation_score(module) -> float``, evaluated after each step.
     on_step_end : callable, optional
-        ``on_step_end(iteration)``; returns True (or raises
-        :class:`StopTraining`) to stop.
+        ``on_step_end(iteration)``; returns True to stop.
     agree : callable, optional
         ``agree(stop) -> stop``: the stop decision of all the processes of a
-        distributed fit (any of them stopping stops all).
-    interruptible : bool, default=True
-        Whether Ctrl-C ends the run with the last good parameters; False
-        re-raises it (a distributed rank must not stop alone).
+        distributed fit (any of them stopping stops all). With it, Ctrl-C is
+        re-raised (one rank must not stop while the others wait in a
+        collective); without it, Ctrl-C ends the run with the last good
+        parameters.
 
     Returns
     -------
@@ -200,10 +195,8 @@ def train(solver, module, *, max_steps, policies=(), validation_score=None, on_s
             if stop:
                 history.converged = True
                 break
-    except StopTraining:
-        history.converged = True
     except KeyboardInterrupt:
-        if not interruptible:
+        if agree is not None:  # a rank must not stop alone: the others wait for it
             raise
         history.interrupted = True
         if keep_best is None or keep_best.state is None:
