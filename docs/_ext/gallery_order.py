@@ -7,6 +7,7 @@ ORDER = [
     "plot_risk_coverage.py",
     "plot_grid_search.py",
     "plot_training_monitor.py",
+    "plot_regression.py",
     "quickstart.py",
     "distributed_fit.py",
 ]
