@@ -8,6 +8,7 @@ ORDER = [
     "plot_per_class_risk.py",
     "plot_grid_search.py",
     "plot_training_monitor.py",
+    "plot_regression.py",
     "quickstart.py",
     "distributed_fit.py",
 ]
