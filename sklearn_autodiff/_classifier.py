@@ -163,8 +163,10 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
             )
 
     def _validate_training_data(self, X, y, reset):
-        # Before scikit-learn sorts y (a bare TypeError) or checks it (no word of y).
-        check_class_labels(y)
+        # Before scikit-learn sorts y (a bare TypeError) or checks it (no word of
+        # y). Only host containers: a device array is left to scikit-learn.
+        if isinstance(y, (np.ndarray, list, tuple)) or hasattr(y, "to_numpy"):
+            check_class_labels(y.to_numpy() if hasattr(y, "to_numpy") else y)
         return super()._validate_training_data(X, y, reset)
 
     def _validate_targets(self, y):

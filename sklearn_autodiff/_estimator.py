@@ -310,7 +310,14 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
             return X_, self._validate_targets(y_), weight
 
         X, y, weight = call.comm.agree(read_shard)
+        # Divided by the largest weight of all ranks first (a weighted mean does
+        # not change): class weights multiplied into weights of 1e-320 would
+        # lose their ratios to subnormal rounding, into weights of 1e300 overflow.
+        scale = call.comm.max(weight.max() if len(weight) else 0.0)
+        if scale > 0:
+            weight = weight / scale
         data = self._encode_targets(X, y, weight, call)
+        data.weight_total *= scale if scale > 0 else 1.0
         call.dtype = torch_dtype(str(data.X.dtype).replace("torch.", ""))
         # Set before training, restored with everything else if the call fails.
         self.alpha_ = self._resolved_alpha(data, call)

@@ -86,13 +86,14 @@ def _tensor_score(estimator, held_out, call, scoring):
     target = estimator.head.encode_target(values, held_out.n_targets, call.dtype)
     weight = torch.as_tensor(held_out.sample_weight, dtype=torch.float64, device=call.device)
     comm = call.comm
+    objective_loss = estimator._objective_loss()  # the trained loss, a user's own included
 
     def score(module):
         with torch.no_grad():
             output = module(X)
             if scoring == "loss":
                 mass = weight.sum()
-                loss = estimator.head.loss(output, target, weight.to(output.dtype))
+                loss = objective_loss(output, target, weight.to(output.dtype))
                 totals = comm.sum([torch.stack([loss.to(torch.float64) * mass, mass])])[0]
                 return -float(totals[0] / totals[1])
             return estimator._validation_score(output, values, weight, comm)

@@ -3,7 +3,7 @@ r"""Newton's method for a convex loss that is not smooth, by continuation.
 The pinball loss has a kink at zero residual, where Newton's method has no
 curvature to use, and L-BFGS stalls near the optimum of such a loss. Its
 head offers ``smoothed(width)``: a convex, once-differentiable surrogate
-within :math:`width / 4` of it per sample. :class:`Continuation` minimises
+within :math:`width / 2` of it per sample. :class:`Continuation` minimises
 the surrogate with Newton steps, then shrinks the width tenfold and goes on
 from there, down to a width of ``FINAL_WIDTH`` times the spread of y: each
 stage starts next to its optimum, so takes few steps, and the last one's
