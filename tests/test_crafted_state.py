@@ -61,6 +61,8 @@ def test_inconsistent_linear_states_are_refused(changes, match):
          "not an array of real numbers"),
     ],
 )
+# A five-epoch fit to tamper with.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_inconsistent_mlp_states_are_refused_without_allocating(changes, match):
     model = MLPSoftmaxClassifier((16,), max_iter=5, random_state=0).fit(X, Y)
     with pytest.raises(ValueError, match=match):
@@ -77,6 +79,8 @@ def test_a_regressor_state_without_its_output_count_is_refused():
         _load(model, _tampered(model, head_=None))
 
 
+# Five-epoch fits: loading must reproduce them, converged or not.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_a_consistent_state_still_loads_bit_identically():
     for model in (BCELogisticClassifier().fit(X, Y),
                   MLPSoftmaxClassifier((8,), max_iter=5, random_state=0).fit(X, Y)):

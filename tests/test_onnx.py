@@ -247,6 +247,8 @@ def test_clear_import_error_without_skl2onnx(monkeypatch):
         importlib.import_module("sklearn_autodiff.onnx")
 
 
+# A short fit: the graph must match it, converged or not.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_graph_uses_the_fitted_network_not_changed_hyperparameters():
     X, y = load_iris(return_X_y=True)
     clf = MLPSoftmaxClassifier((16,), solver="lbfgs", max_iter=50, random_state=0).fit(X, y)
@@ -259,6 +261,8 @@ def test_graph_uses_the_fitted_network_not_changed_hyperparameters():
     np.testing.assert_allclose(proba, expected, atol=1e-10)
 
 
+# A short fit: the graph must match it, converged or not.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("Estimator", [BCELogisticClassifier, TanhLogisticClassifier])
 def test_linear_graph_reads_the_module_not_published_copies(Estimator):
     X, y = load_iris(return_X_y=True)

@@ -61,6 +61,8 @@ def test_an_unfitted_regressor_is_refused():
         to_onnx(LinearAutodiffRegressor(), X[:1].astype(np.float32))
 
 
+# A short fit: the graph must match it, converged or not.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_classifier_graph_follows_the_fitted_network_not_set_params():
     from sklearn.datasets import make_classification
 

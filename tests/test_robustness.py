@@ -164,6 +164,8 @@ def test_odd_but_valid_input_works_or_says_why(Estimator, solver, case):
         assert "Scale the inputs" in str(error), str(error)
 
 
+# Arrays without names after a fit on a DataFrame warn (scikit-learn); the test checks the errors.
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names:UserWarning")
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_predict_side_errors(Estimator):
     with pytest.raises(NotFittedError):
@@ -213,6 +215,8 @@ def matrices(draw):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=matrices(), which=st.sampled_from(ESTIMATORS), solver=st.sampled_from(SOLVERS))
+# numpy warns reducing the random matrices with NaN/inf that the test feeds on purpose.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce:RuntimeWarning")
 def test_random_matrices_work_or_raise_cleanly(data, which, solver):
     X, y = data
     error = _fit_outcome(_quick(which, solver=solver), X, y)

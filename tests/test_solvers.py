@@ -79,6 +79,8 @@ def test_each_solver_reaches_logistic_regressions_optimum(solver):
     np.testing.assert_allclose(ours.intercept_, reference.intercept_, rtol=1e-5, atol=1e-7)
 
 
+# Five-iteration fits: the test reads solver_, not the fit.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_solver_name_tells_what_ran():
     X, y = make_classification(200, 5, random_state=0)
     assert BCELogisticClassifier().fit(X, y).solver_ == "newton"
@@ -201,6 +203,8 @@ def test_fit_and_predict_leave_the_thread_setting_as_they_found_it():
     assert torch.get_num_threads() == available
 
 
+# Short fits compared with each other, not converged ones.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_concurrent_threaded_fits_equal_sequential_ones():
     X, y = make_classification(400, 8, n_classes=3, n_informative=4, random_state=0)
     configs = [
