@@ -15,6 +15,7 @@ starts the two ranks itself, through torchrun's module.
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -35,6 +36,10 @@ def main():
     # and device=f"cuda:{local_rank}", local_rank = int(os.environ["LOCAL_RANK"]).
     dist.init_process_group("gloo")
     rank, world_size = dist.get_rank(), dist.get_world_size()
+    if rank != 0:
+        # The ranks fit one model, so they would all give the same warnings
+        # (a ConvergenceWarning of the 20-epoch MLP): show them once.
+        warnings.simplefilter("ignore")
     X, y, X_all, y_all = load_shard(rank, world_size)
 
     linear = BCELogisticClassifier(distributed=True).fit(X, y)
@@ -44,12 +49,15 @@ def main():
     alone = BCELogisticClassifier().fit(X_all, y_all)
     difference = np.abs(linear.predict_proba(X_all) - alone.predict_proba(X_all)).max()
     if rank == 0:
+        # Accuracy on the 20,000 training rows of both ranks together (a
+        # synthetic problem with 10 informative features of 20: about 0.72 is
+        # what a linear model gets, the MLP does better).
         print(f"{world_size} ranks, {len(y)} rows each")
         print(f"linear model ({linear.solver_}, {linear.n_iter_} iterations): "
-              f"accuracy {linear.score(X_all, y_all):.4f}, "
+              f"training accuracy on all rows {linear.score(X_all, y_all):.4f}, "
               f"largest |proba difference| from one process on all rows: {difference:.1e}")
         print(f"MLP ({mlp.n_iter_} epochs of synchronous data-parallel Adam): "
-              f"accuracy {mlp.score(X_all, y_all):.4f}")
+              f"training accuracy on all rows {mlp.score(X_all, y_all):.4f}")
     dist.destroy_process_group()
 
 
