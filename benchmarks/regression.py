@@ -99,7 +99,7 @@ def linear_rows(kind, shapes, repeats):
             what = f"predictions within {gap:.1e} std(y)"
         rows.append([f"{kind}, {n:.0e} x {d}", f"{best}: {ref_warm * 1e3:.1f} ms",
                      f"{warm * 1e3:.1f} ms (first {first * 1e3:.1f})",
-                     f"{warm / ref_warm:.2f}x", what, model.solver_])
+                     f"{warm / ref_warm:.3g}x", what, model.solver_])
     return rows
 
 
