@@ -89,26 +89,6 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
         self.reject_threshold = reject_threshold
         self.reject_label = reject_label
 
-    def build_module(self, n_features, n_classes):
-        """Return the untrained :class:`torch.nn.Module` (on the CPU).
-
-        Called at the start of a fit (not a warm one) under a torch random
-        state seeded from ``random_state`` and float32 as torch's default
-        dtype (both restored after).
-
-        Parameters
-        ----------
-        n_features : int
-        n_classes : int
-
-        Returns
-        -------
-        module : torch.nn.Module
-            Maps a (n, n_features) tensor to logits of shape
-            (n, ``head.n_outputs(n_classes)``), n_classes for the default head.
-        """
-        return super().build_module(n_features, n_classes)
-
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)

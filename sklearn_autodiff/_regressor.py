@@ -64,27 +64,6 @@ class AutodiffRegressor(RegressorMixin, AutodiffEstimator):
     head = SquaredError()
     _y_validation = {"multi_output": True, "y_numeric": True}
 
-    def build_module(self, n_features, n_outputs):
-        """Return the untrained :class:`torch.nn.Module` (on the CPU).
-
-        Called at the start of a fit (not a warm one) under a torch random
-        state seeded from ``random_state`` and float32 as torch's default
-        dtype (both restored after).
-
-        Parameters
-        ----------
-        n_features : int
-        n_outputs : int
-            Columns of y (1 for a 1-D y).
-
-        Returns
-        -------
-        module : torch.nn.Module
-            Maps a (n, n_features) tensor to raw outputs of shape
-            (n, ``head.n_outputs(n_outputs)``).
-        """
-        return super().build_module(n_features, n_outputs)
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data.
