@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from sklearn.datasets import make_classification
-from sklearn.utils.estimator_checks import check_estimator
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
 from sklearn_autodiff import AutodiffClassifier, BCELogisticClassifier, MLPSoftmaxClassifier
 from sklearn_autodiff.heads import ClassificationHead, OneVsRestBinaryCrossEntropy
@@ -177,3 +177,25 @@ def test_newton_refused_for_an_overridden_loss_names_the_head():
 
     with pytest.raises(ValueError, match="solver='newton'"):
         Overridden(solver="newton").fit(X, Y)
+
+
+class FocalLinear(AutodiffClassifier):  # a user's classifier with its own loss: 9 lines
+    def __init__(self, *, gamma=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.gamma = gamma
+
+    def build_module(self, n_features, n_classes):
+        return torch.nn.Linear(n_features, n_classes)
+
+    def loss(self, logits, target, sample_weight=None):
+        logp = torch.log_softmax(logits, 1).gather(1, target[:, None]).squeeze(1)
+        return weighted_mean(-((1 - logp.exp()) ** self.gamma) * logp, sample_weight)
+
+
+# scikit-learn's checks fit with tiny max_iter and odd data (their ConvergenceWarning),
+# and hand torch read-only memmaps.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:The given NumPy array is not writable:UserWarning")
+@parametrize_with_checks([FocalLinear()])
+def test_a_nine_line_classifier_with_its_own_loss_passes_every_check(estimator, check):
+    check(estimator)
