@@ -92,26 +92,6 @@ class AutodiffClassifier(RejectOptionMixin, ClassifierMixin, AutodiffEstimator):
     # ------------------------------------------------------------------ fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to data.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; the loss is the weighted mean over samples.
-
-        Returns
-        -------
-        self : object
-            The fitted estimator.
-        """
-        return self._guarded_fit(X, y, sample_weight, partial=False)
-
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch (one iteration for full-batch solvers) on a batch.
 

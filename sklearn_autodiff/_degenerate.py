@@ -36,7 +36,7 @@ from scipy.stats import chi2
 from ._modules import TanhScorer
 from .heads import local_total
 
-__all__ = ["DIVERGENCE_HINT", "degenerate_fit_message", "final_objective"]
+__all__ = ["DIVERGENCE_HINT", "degenerate_fit_message", "objective"]
 
 #: What to try when training diverges or ends degenerate.
 DIVERGENCE_HINT = (
@@ -70,13 +70,9 @@ def degenerate_fit_message(estimator, problem, history):
     -------
     message : str or None
         A sentence naming the training loss, the constant model's and the
-        evidence; the caller adds the remedy.
-
-    Raises
-    ------
-    ValueError
-        If the fit ended worse than, or no better than, a constant model
-        at parameters whose loss is not finite (the last step overflowed).
+        evidence; the caller adds the remedy. The parameters' loss is
+        finite here: the estimator refuses a last step that overflowed
+        before it asks.
     """
     if not history.n_iter:
         return None
@@ -85,7 +81,6 @@ def degenerate_fit_message(estimator, problem, history):
     with torch.no_grad():
         zero = _constant_loss(estimator, problem, _zero_logits(problem))
     if final > zero * (1 + 1e-6) + 1e-12:
-        _check_finite(_objective(problem))
         return (
             f"{name} ended at a training loss of {final:.6g}, worse than the constant "
             f"model's {zero:.6g}: the fit is degenerate."
@@ -98,9 +93,8 @@ def degenerate_fit_message(estimator, problem, history):
     tolerance = _rounding(prior, problem)
     if final < prior - tolerance:
         return None
-    objective = _objective(problem)
-    _check_finite(objective)
-    if not objective >= prior - tolerance:
+    value = objective(problem)
+    if not value >= prior - tolerance:
         return None
     reason = _collapsed_beta(problem.module) or _extreme_scale(problem)
     if reason is None and history.converged and not history.validation_scores:
@@ -108,19 +102,10 @@ def degenerate_fit_message(estimator, problem, history):
     if reason is None:
         return None
     return (
-        f"{name} ended at a training loss of {objective:.6g}, no better than the "
+        f"{name} ended at a training loss of {value:.6g}, no better than the "
         f"{prior:.6g} of {getattr(estimator.head, 'constant_model', 'the best constant model')}, and "
         f"{reason}: the fit is degenerate."
     )
-
-
-def _check_finite(objective):
-    """Refuse parameters whose loss overflowed in the last step (they predict NaN)."""
-    if not math.isfinite(objective):
-        raise ValueError(
-            f"Training diverged: the loss became {objective} after the last iteration. "
-            f"{DIVERGENCE_HINT} The estimator was left as it was before this call."
-        )
 
 
 def _constant_model_loss(estimator, problem):
@@ -184,13 +169,8 @@ def _blocks(problem):
             yield X, target, w, share
 
 
-def final_objective(problem):
+def objective(problem):
     """The objective at the module's parameters, over row blocks (and ranks): a float."""
-    return _objective(problem)
-
-
-def _objective(problem):
-    """The objective at the module's parameters, over row blocks (and ranks)."""
     with torch.no_grad():
         data = 0.0
         for X, target, w, share in _blocks(problem):
@@ -286,7 +266,7 @@ def _better_step(problem, prior):
         with torch.no_grad():
             for p, g in zip(params, gradient):
                 p -= step * g
-        reached = _objective(problem)
+        reached = objective(problem)
     finally:
         with torch.no_grad():
             for p, s in zip(params, saved):

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._array_api import check_same_namespace
@@ -53,7 +53,7 @@ from ._data import (
     to_tensor,
     torch_dtype,
 )
-from ._degenerate import DIVERGENCE_HINT, degenerate_fit_message, final_objective
+from ._degenerate import DIVERGENCE_HINT, degenerate_fit_message, objective
 from ._distributed import communicator
 from ._fit_call import FitCall
 from ._options import training_options, training_policies
@@ -219,6 +219,27 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         return {}
 
     # ------------------------------------------------------ the fit skeleton
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, torch.Tensor} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (classifiers) or targets (regressors; one or several
+            columns).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; the loss is the weighted mean over samples.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._guarded_fit(X, y, sample_weight, partial=False)
 
     def _guarded_fit(self, X, y, sample_weight, partial, classes=None):
         """Fit, restoring every attribute when the call fails: nothing fitted is lost."""
@@ -471,8 +492,8 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         """
         if self._last_loss_seen or not history.n_iter:
             return
-        with thread_budget(problem.n_samples * _largest_weight(problem.module, problem.X.shape[1])):
-            final = final_objective(problem)
+        with thread_budget(_full_pass_work(problem)):
+            final = objective(problem)
         if not np.isfinite(final):
             raise ValueError(
                 f"Training diverged: the loss became {final} after the last iteration "
@@ -539,7 +560,7 @@ class AutodiffEstimator(CallbackSupportMixin, BaseEstimator):
         if partial:
             return
         # Its passes over X are small operations: under the fit's thread policy.
-        with thread_budget(problem.n_samples * _largest_weight(problem.module, problem.X.shape[1])):
+        with thread_budget(_full_pass_work(problem)):
             message = degenerate_fit_message(self, problem, history)
         if message is not None:
             warnings.warn(f"{message} {DIVERGENCE_HINT}", ConvergenceWarning, stacklevel=6)
@@ -655,6 +676,11 @@ def _set_generator(module, generator):
     """Give a module's stochastic layers the fit's generator, if it takes one."""
     if hasattr(module, "set_generator"):
         module.set_generator(generator)
+
+
+def _full_pass_work(problem):
+    """Multiply-adds of the largest product of one forward pass over all the rows."""
+    return problem.n_samples * _largest_weight(problem.module, problem.X.shape[1])
 
 
 def _largest_operation(problem, options):

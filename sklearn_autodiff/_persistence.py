@@ -21,9 +21,9 @@ import threading
 import numpy as np
 import torch
 from sklearn.base import is_classifier
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from ._torch_state import float32_default
-from torch.utils._python_dispatch import TorchDispatchMode
 
 # torch's global random state is shared by all threads: concurrent fits
 # building their modules at once would draw from each other's seeds.

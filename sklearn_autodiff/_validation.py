@@ -10,6 +10,7 @@ score is the weight-averaged score of every rank's held-out rows.
 """
 
 import copy
+import dataclasses
 
 import numpy as np
 import torch
@@ -66,16 +67,15 @@ def _split(estimator, data, call):
 
 
 def _subset(data, rows):
-    X = data.X[rows] if not isinstance(data.X, torch.Tensor) else data.X[torch.as_tensor(rows)]
-    return type(data)(
+    """The same training data restricted to ``rows``."""
+    X = data.X[torch.as_tensor(rows)] if isinstance(data.X, torch.Tensor) else data.X[rows]
+    return dataclasses.replace(
+        data,
         X=X,
         y=data.y[rows],
         values=data.values[rows],
         sample_weight=data.sample_weight[rows],
-        n_targets=data.n_targets,
-        attributes=data.attributes,
         strata=None if data.strata is None else data.strata[rows],
-        weight_total=data.weight_total,
     )
 
 

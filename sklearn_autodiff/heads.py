@@ -118,7 +118,7 @@ class ClassificationHead(Head):
 
     def log_proba(self, raw):
         """Log-probabilities, shape (n, n_classes)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement log_proba (its link).")
 
     def decision(self, raw):
         """What ``decision_function`` returns."""

@@ -4,7 +4,6 @@ import numbers
 import os
 
 import torch
-
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 from ._classifier import AutodiffClassifier
